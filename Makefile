@@ -1,0 +1,73 @@
+# Everything runs from a project virtualenv on Python 3.13 (the Lambda
+# runtime), created on first use. SAM CLI lives in its own virtualenv because
+# its pins clash with the test dependencies.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON313 = $(shell tools/find-python313)
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+SAM_VERSION := 1.170.0
+export PATH := $(abspath $(VENV))/bin:$(abspath $(SAM_VENV))/bin:$(PATH)
+
+.PHONY: help venv test lint unit integration e2e build dev demo doctor bench clean
+
+help:
+	@echo "make dev      run the whole product locally (moto + local Miro + HTTP front)"
+	@echo "make demo     one scripted install flow through the local stack"
+	@echo "make test     lint, type-check and run every test tier"
+	@echo "make build    sam build (needs only Python 3.13)"
+	@echo "make doctor STACK=name   check a deployed stack for the known causes"
+	@echo "make bench    measure cold start, latency, AWS calls and load"
+
+venv: $(VENV)/.installed $(SAM)
+
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
+	@test -x $(PY) || $(PYTHON313) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+$(SAM):
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON313) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check \
+		aws-sam-cli==$(SAM_VERSION)
+
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy layers/common functions tools tests
+
+test: venv lint
+	tools/ensure-browser
+	$(PY) -m pytest
+
+unit: venv
+	$(PY) -m pytest tests/unit
+
+integration: venv
+	$(PY) -m pytest tests/integration
+
+e2e: venv
+	tools/ensure-browser
+	$(PY) -m pytest tests/e2e
+
+build: venv
+	PATH="$(dir $(PYTHON313)):$$PATH" $(SAM) build
+
+dev: venv
+	$(PY) -m tools.local.dev
+
+demo: venv
+	$(PY) -m tools.local.demo
+
+doctor: venv
+	@test -n "$(STACK)" || { echo "usage: make doctor STACK=stack-name"; exit 2; }
+	$(PY) -m tools.doctor --stack "$(STACK)"
+
+bench: venv
+	$(PY) -m bench
+
+clean:
+	rm -rf .aws-sam .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Shared code of the Miro OAuth callback: the layer every function uses."""

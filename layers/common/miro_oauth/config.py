@@ -1,0 +1,78 @@
+"""Settings read once from the function's environment.
+
+Every name here is set by ``template.yaml``; the local stack sets the same
+names, so the handlers never know where they run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEFAULT_AUTHORIZE_URL = "https://miro.com/oauth/authorize"
+DEFAULT_TOKEN_URL = "https://api.miro.com/v1/oauth/token"
+DEFAULT_REVOKE_URL = "https://api.miro.com/v2/oauth/revoke"
+
+# Miro: an authorization code expires 10 minutes after it is issued.
+CODE_LIFETIME_SECONDS = 600
+
+
+class ConfigurationError(RuntimeError):
+    """A required setting is missing or malformed; the deployer must fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    client_id: str
+    client_secret_arn: str
+    redirect_uri: str
+    authorize_url: str
+    token_url: str
+    revoke_url: str
+    success_url: str
+    pkce_enabled: bool
+    flows_table: str
+    installations_table: str
+    token_key_id: str
+    state_lifetime: int = CODE_LIFETIME_SECONDS
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def required(name: str) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                raise ConfigurationError(f"environment variable {name} is not set")
+            return value
+
+        pkce = env.get("PKCE_ENABLED", "true").strip().lower()
+        if pkce not in ("true", "false"):
+            raise ConfigurationError("PKCE_ENABLED must be 'true' or 'false'")
+
+        return cls(
+            client_id=required("MIRO_CLIENT_ID"),
+            client_secret_arn=required("MIRO_CLIENT_SECRET_ARN"),
+            redirect_uri=env.get("MIRO_REDIRECT_URI", "").strip(),
+            authorize_url=env.get("MIRO_AUTHORIZE_URL", "").strip()
+            or DEFAULT_AUTHORIZE_URL,
+            token_url=env.get("MIRO_TOKEN_URL", "").strip() or DEFAULT_TOKEN_URL,
+            revoke_url=env.get("MIRO_REVOKE_URL", "").strip() or DEFAULT_REVOKE_URL,
+            success_url=env.get("SUCCESS_URL", "").strip(),
+            pkce_enabled=pkce == "true",
+            flows_table=required("FLOWS_TABLE"),
+            installations_table=required("INSTALLATIONS_TABLE"),
+            token_key_id=required("TOKEN_KEY_ID"),
+        )
+
+    def redirect_uri_for(self, domain_name: str) -> str:
+        """The redirect URI to send to Miro.
+
+        An empty ``MIRO_REDIRECT_URI`` means this API's own ``/callback``; the
+        domain comes from API Gateway's request context, never from a header
+        the browser controls.
+        """
+        if self.redirect_uri:
+            return self.redirect_uri
+        return f"https://{domain_name}/callback"

@@ -1,0 +1,85 @@
+"""What a function builds once per container: clients, stores, the secret.
+
+Created on first use and kept for the container's life, so warm invocations
+pay for none of it. botocore's standard retry mode handles throttling with
+jittered back-off; time-outs stay well inside the function's own.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import boto3
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from botocore.config import Config
+
+from miro_oauth import errors
+from miro_oauth.config import Settings
+from miro_oauth.flows import FlowStore
+from miro_oauth.installations import InstallationStore
+from miro_oauth.provider import MiroTokenClient
+from miro_oauth.sealing import TokenSealer
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_kms import KMSClient
+
+AWS_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 4},
+    connect_timeout=2,
+    read_timeout=4,
+    tcp_keepalive=True,
+)
+# Powertools Parameters cache: a rotated secret is picked up within this time.
+SECRET_MAX_AGE = 300
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    dynamodb: DynamoDBClient
+    kms: KMSClient
+    flows: FlowStore
+    installations: InstallationStore
+    miro: MiroTokenClient
+    secrets: SecretsProvider
+
+    def client_secret(self) -> str:
+        """The Miro client secret from Secrets Manager, cached by Powertools.
+
+        Surrounding white space (the newline ``echo`` adds) is dropped; the
+        doctor reports it so the stored value can be fixed too.
+        """
+        try:
+            value = self.secrets.get(
+                self.settings.client_secret_arn, max_age=SECRET_MAX_AGE
+            )
+        except GetParameterError:
+            raise errors.ClientSecretUnavailable("secret could not be read") from None
+        secret = value.strip() if isinstance(value, str) else ""
+        if not secret:
+            raise errors.ClientSecretUnavailable("secret is empty")
+        return secret
+
+
+@functools.cache
+def runtime() -> Runtime:
+    settings = Settings.from_environment()
+    session = boto3.session.Session()
+    dynamodb = session.client("dynamodb", config=AWS_CONFIG)
+    kms = session.client("kms", config=AWS_CONFIG)
+    sealer = TokenSealer(kms, settings.token_key_id)
+    return Runtime(
+        settings=settings,
+        dynamodb=dynamodb,
+        kms=kms,
+        flows=FlowStore(dynamodb, settings.flows_table),
+        installations=InstallationStore(
+            dynamodb, settings.installations_table, sealer
+        ),
+        miro=MiroTokenClient(token_url=settings.token_url, client_id=settings.client_id),
+        secrets=SecretsProvider(boto_config=AWS_CONFIG),
+    )

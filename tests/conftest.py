@@ -1,0 +1,60 @@
+"""Fixtures shared by every tier: one moto server per session, fresh per test."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+from tests.support import log_events
+
+from tools.local.stack import LocalStack, MotoServer, running
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    server = MotoServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def stack(moto_server: MotoServer) -> Iterator[LocalStack]:
+    moto_server.reset()
+    with running(moto=moto_server) as local:
+        yield local
+
+
+class CapturedLogs:
+    """Every log line the code under test wrote, formatted as Lambda writes it."""
+
+    def __init__(self) -> None:
+        self.stream = io.StringIO()
+
+    @property
+    def text(self) -> str:
+        return self.stream.getvalue()
+
+    def events(self) -> list[dict[str, Any]]:
+        return log_events(self.text)
+
+    def outcomes(self, event: str | None = None) -> list[dict[str, Any]]:
+        found = [e for e in self.events() if "event" in e and "outcome" in e]
+        return [e for e in found if event is None or e["event"] == event]
+
+
+@pytest.fixture
+def logs() -> Iterator[CapturedLogs]:
+    captured = CapturedLogs()
+    handler = logging.StreamHandler(captured.stream)
+    handler.setFormatter(LambdaPowertoolsFormatter())
+    targets = [logging.getLogger()]
+    for target in targets:
+        target.addHandler(handler)
+    yield captured
+    for target in targets:
+        target.removeHandler(handler)
