@@ -11,7 +11,6 @@ import pytest
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 from tests.support import log_events
-
 from tools.local.stack import LocalStack, MotoServer, running
 
 
@@ -49,12 +48,24 @@ class CapturedLogs:
 
 @pytest.fixture
 def logs() -> Iterator[CapturedLogs]:
+    """Swap the stream of the functions' Powertools handlers, as Lambda reads it.
+
+    Library modules log through the standard ``logging`` module; those
+    records reach the root logger and are formatted the same way.
+    """
     captured = CapturedLogs()
-    handler = logging.StreamHandler(captured.stream)
-    handler.setFormatter(LambdaPowertoolsFormatter())
-    targets = [logging.getLogger()]
-    for target in targets:
-        target.addHandler(handler)
+    service = logging.getLogger("miro-oauth")
+    swapped = [
+        (handler, handler.setStream(captured.stream))
+        for handler in service.handlers
+        if isinstance(handler, logging.StreamHandler)
+    ]
+    library = logging.StreamHandler(captured.stream)
+    library.setFormatter(LambdaPowertoolsFormatter())
+    library.addFilter(lambda record: not record.name.startswith("miro-oauth"))
+    logging.getLogger().addHandler(library)
     yield captured
-    for target in targets:
-        target.removeHandler(handler)
+    logging.getLogger().removeHandler(library)
+    for handler, original in swapped:
+        if original is not None:
+            handler.setStream(original)

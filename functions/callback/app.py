@@ -10,7 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from miro_oauth.callback import CallbackFlow, read_query
-from miro_oauth.flow import STATE_PATTERN, cookie_name
+from miro_oauth.flow import cookie_name
 from miro_oauth.pages import success_page
 from miro_oauth.runtime import runtime
 from miro_oauth.web import flow_cookie, guard, html_response, record_outcome, redirect
@@ -44,9 +44,11 @@ def callback() -> Response[str]:
         refreshable=installed.refreshable,
         flow_age_ms=round(installed.flow_age * 1000),
     )
+    # The flow is over: the browser can forget its binding cookie.
+    spent = [flow_cookie(cookie_name(query["state"]), "", 0)]
     if deps.settings.success_url:
-        return redirect(deps.settings.success_url)
-    return html_response(success_page())
+        return redirect(deps.settings.success_url, cookies=spent)
+    return html_response(success_page(), cookies=spent)
 
 
 def _cookies(header_values: list[str]) -> dict[str, str]:
@@ -59,21 +61,9 @@ def _cookies(header_values: list[str]) -> dict[str, str]:
     return jar
 
 
-def _spent_cookie(event: dict[str, Any]) -> str | None:
-    """The flow's cookie, expired: whatever the outcome, this flow is over."""
-    state = (event.get("queryStringParameters") or {}).get("state", "")
-    if not isinstance(state, str) or not STATE_PATTERN.fullmatch(state):
-        return None
-    return str(flow_cookie(cookie_name(state), "", 0))
-
-
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
 )
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    answer = app.resolve(event, context)
-    spent = _spent_cookie(event)
-    if spent is not None:
-        answer.setdefault("cookies", []).append(spent)
-    return answer
+    return app.resolve(event, context)

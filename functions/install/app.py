@@ -9,7 +9,6 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from miro_oauth.config import CODE_LIFETIME_SECONDS
 from miro_oauth.install import InstallFlow
 from miro_oauth.runtime import runtime
 from miro_oauth.web import flow_cookie, guard, record_outcome, redirect
@@ -23,7 +22,7 @@ guard(app, logger, metrics, event="install", failure_metric="InstallFailed")
 @app.get("/install")
 def install() -> Response[str]:
     event = app.current_event
-    query = {k: v for k, v in (event.query_string_parameters or {}).items()}
+    query = dict(event.query_string_parameters or {})
 
     started = InstallFlow(runtime()).start(query, event.request_context.domain_name)
 
@@ -36,7 +35,8 @@ def install() -> Response[str]:
         pkce=started.pkce,
         team_id=started.team_id,
     )
-    cookie = flow_cookie(started.cookie_name, started.binding, CODE_LIFETIME_SECONDS)
+    lifetime = runtime().settings.state_lifetime
+    cookie = flow_cookie(started.cookie_name, started.binding, lifetime)
     return redirect(started.authorize_url, cookies=[cookie])
 
 

@@ -44,7 +44,7 @@ class Provisioned:
 
 
 def _client(service: str, endpoint: str) -> Any:
-    return boto3.client(
+    return boto3.client(  # type: ignore[call-overload]
         service,
         endpoint_url=endpoint,
         region_name=REGION,
@@ -127,9 +127,7 @@ def provision(
                 },
             )
         refs[name] = tables[name] = table
-        attributes[f"{name}.Arn"] = (
-            f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}"
-        )
+        attributes[f"{name}.Arn"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}"
 
     for name in template.resources_of_type(document, "AWS::Serverless::HttpApi"):
         refs[name] = "local"

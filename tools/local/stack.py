@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from tools.local import aws, template
 from tools.local.invoke import Handler, LambdaContext, load_handler
@@ -28,22 +33,44 @@ API_DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"
 
 
 class MotoServer:
-    """moto's server in a thread on 127.0.0.1, reset between uses."""
+    """moto's server on 127.0.0.1, one request at a time.
+
+    DynamoDB applies each write, and each transaction, atomically. moto's own
+    threaded server checks a condition and writes without a lock, so two
+    racing transactions can both pass; serving requests one by one restores
+    the guarantee the product relies on (and that DynamoDB gives).
+    """
 
     def __init__(self, port: int | None = None) -> None:
         self.port = port or aws.free_port()
-        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port)
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> MotoServer:
-        self.server.start()
+        app = DomainDispatcherApplication(create_backend_app)
+        self._server = make_server(
+            "127.0.0.1",
+            self.port,
+            app,
+            threaded=False,
+            request_handler=MotoRequestHandler,
+        )
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="moto", daemon=True
+        )
+        self._thread.start()
         return self
 
     def stop(self) -> None:
-        self.server.stop()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
 
     def reset(self) -> None:
         requests.post(f"{self.endpoint}/moto-api/reset", timeout=10)
@@ -58,7 +85,8 @@ class LocalStack:
     pkce: bool = True
     environment: dict[str, str] = field(default_factory=dict)
     provisioned: aws.Provisioned | None = None
-    _handlers: dict[str, Handler] = field(default_factory=dict)
+    _idle: dict[str, list[Handler]] = field(default_factory=dict)
+    _containers: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def provision(self) -> LocalStack:
@@ -84,9 +112,7 @@ class LocalStack:
             )
         for name in template.resources_of_type(document, "AWS::Serverless::Function"):
             env.update(
-                template.function_environment(
-                    document, name, self.provisioned.context
-                )
+                template.function_environment(document, name, self.provisioned.context)
             )
         env.update(aws.LOCAL_CREDENTIALS)
         env["AWS_ENDPOINT_URL"] = self.moto.endpoint
@@ -103,22 +129,37 @@ class LocalStack:
         runtime.runtime.cache_clear()
 
     def handler(self, function: str) -> Handler:
+        """A warm container's handler: a module copy no other call is using.
+
+        Lambda runs one invocation per container at a time, and the handler
+        modules keep per-invocation state (the resolver's current event); so
+        concurrent local calls each get their own copy of the module, created
+        on demand and reused, as Lambda reuses warm containers.
+        """
         with self._lock:
-            if function not in self._handlers:
-                document = template.load()
-                props = document["Resources"][function]["Properties"]
-                self._handlers[function] = load_handler(
-                    template.ROOT / str(props["CodeUri"]),
-                    str(props["Handler"]),
-                    function,
-                )
-            return self._handlers[function]
+            idle = self._idle.setdefault(function, [])
+            if idle:
+                return idle.pop()
+            self._containers[function] = self._containers.get(function, 0) + 1
+            number = self._containers[function]
+        document = template.load()
+        props = document["Resources"][function]["Properties"]
+        return load_handler(
+            template.ROOT / str(props["CodeUri"]),
+            str(props["Handler"]),
+            f"{function}_{number}",
+        )
 
     def invoke(
         self, function: str, event: dict[str, Any], timeout_s: float = 15.0
     ) -> dict[str, Any]:
         context = LambdaContext(function_name=function, timeout_s=timeout_s)
-        return self.handler(function)(event, context)
+        handler = self.handler(function)
+        try:
+            return handler(event, context)
+        finally:
+            with self._lock:
+                self._idle[function].append(handler)
 
     def routes(self) -> list[template.Route]:
         return template.http_routes(template.load())
@@ -145,6 +186,7 @@ def running(
     pkce: bool = True,
     moto: MotoServer | None = None,
     miro_port: int = 0,
+    **miro_options: Any,
 ) -> Iterator[LocalStack]:
     """Start moto (unless given) and a local Miro, provision, yield the stack."""
     own_moto = moto is None
@@ -155,6 +197,7 @@ def running(
         client_secret=CLIENT_SECRET,
         redirect_uris=[registered],
         port=miro_port,
+        **miro_options,
     ).start()
     try:
         stack = LocalStack(

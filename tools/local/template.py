@@ -39,8 +39,12 @@ def _construct(loader: yaml.Loader, suffix: str, node: yaml.Node) -> _Tag:
         value = loader.construct_scalar(node)
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
+    elif isinstance(node, yaml.MappingNode):
+        value = loader.construct_mapping(node, deep=True)
     else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        raise yaml.constructor.ConstructorError(
+            None, None, "unknown node", node.start_mark
+        )
     name = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"
     return _Tag(name, value)
 
@@ -68,7 +72,7 @@ class Context:
             return self._intrinsic(value)
         if isinstance(value, dict):
             if len(value) == 1:
-                (key, inner), = value.items()
+                ((key, inner),) = value.items()
                 if key == "Ref" or key.startswith("Fn::"):
                     return self._intrinsic(_Tag(key, inner))
             return {k: self.resolve(v) for k, v in value.items()}

@@ -72,7 +72,9 @@ def read_query(raw_query: str) -> dict[str, str]:
         raise errors.InvalidCallback("query string cannot be parsed") from None
     for name in CALLBACK_PARAMETERS:
         if len(parsed.get(name, [])) > 1:
-            raise errors.RepeatedParameter(f"{name} appears more than once", name=name)
+            raise errors.RepeatedParameter(
+                f"{name} appears more than once", parameter=name
+            )
     return {name: values[0] for name, values in parsed.items()}
 
 
@@ -83,7 +85,9 @@ def provider_refusal(query: Mapping[str, str]) -> errors.ProviderDenied:
     description = redact(query.get("error_description", ""))[:200] or None
     if error == "access_denied":
         return errors.AccessDenied(
-            "user denied access", provider_error=known, provider_error_description=description
+            "user denied access",
+            provider_error=known,
+            provider_error_description=description,
         )
     return errors.ProviderDenied(
         "provider returned an error",
@@ -128,8 +132,12 @@ class CallbackFlow:
 
         try:
             installed = self._exchange_and_store(
-                code, record.redirect_uri, record.code_verifier, record.created_at,
-                client_secret, remaining_ms,
+                code,
+                record.redirect_uri,
+                record.code_verifier,
+                record.created_at,
+                client_secret,
+                remaining_ms,
             )
         except errors.MiroOAuthError as failure:
             self._finish(claim, succeeded=False, reason=failure.reason)
@@ -145,9 +153,9 @@ class CallbackFlow:
                 f"{' and '.join(missing)} missing", missing=missing
             )
         if not STATE_PATTERN.fullmatch(state):
-            raise errors.InvalidCallback("state is malformed", name="state")
+            raise errors.InvalidCallback("state is malformed", parameter="state")
         if not CODE_PATTERN.fullmatch(code):
-            raise errors.InvalidCallback("code is malformed", name="code")
+            raise errors.InvalidCallback("code is malformed", parameter="code")
         return code, state
 
     def _replay(self, code: str) -> errors.CodeAlreadyClaimed:

@@ -11,11 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 DEFAULT_AUTHORIZE_URL = "https://miro.com/oauth/authorize"
-DEFAULT_TOKEN_URL = "https://api.miro.com/v1/oauth/token"
+DEFAULT_TOKEN_URL = "https://api.miro.com/v1/oauth/token"  # noqa: S105
 DEFAULT_REVOKE_URL = "https://api.miro.com/v2/oauth/revoke"
 
 # Miro: an authorization code expires 10 minutes after it is issued.
 CODE_LIFETIME_SECONDS = 600
+# How long a started install may take to come back. A little longer than a
+# code lives, so a late callback still finds its state, claims the code (which
+# can then never be sent) and gets the precise "expired, start again" answer.
+STATE_LIFETIME_SECONDS = 900
 
 
 class ConfigurationError(RuntimeError):
@@ -35,7 +39,7 @@ class Settings:
     flows_table: str
     installations_table: str
     token_key_id: str
-    state_lifetime: int = CODE_LIFETIME_SECONDS
+    state_lifetime: int = STATE_LIFETIME_SECONDS
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -80,9 +80,7 @@ def diagnose(
         fields["provider_code"] = _text(payload.get("code"))
         fields["provider_message"] = _text(payload.get("message"))
         fields["provider_error"] = _text(payload.get("error"))
-        fields["provider_error_description"] = _text(
-            payload.get("error_description")
-        )
+        fields["provider_error_description"] = _text(payload.get("error_description"))
 
     cause = _classify(status, payload, flow_age)
     return cause(f"token endpoint answered HTTP {status}", **fields)

@@ -304,9 +304,7 @@ class StorageUnavailable(MiroOAuthError):
     reason = "storage_unavailable"
     status = 503
     title = "Please try again"
-    advice = (
-        "We could not save your sign-in just now. Wait a moment, then start again."
-    )
+    advice = "We could not save your sign-in just now. Wait a moment, then start again."
     hint = (
         "DynamoDB or KMS failed after botocore's retries (throttling or an "
         "outage); see aws_error_code."

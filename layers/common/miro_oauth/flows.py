@@ -136,8 +136,10 @@ class FlowStore:
                         "Update": {
                             "TableName": self.table,
                             "Key": {"pk": {"S": record.key}},
+                            # The verifier has done its job once read; it
+                            # is not kept beside a consumed state.
                             "UpdateExpression": "SET consumed_at = :now, "
-                            "code_hash = :code",
+                            "code_hash = :code REMOVE code_verifier",
                             "ConditionExpression": "attribute_exists(pk) AND "
                             "attribute_not_exists(consumed_at) AND "
                             "binding_hash = :binding",
@@ -177,9 +179,7 @@ class FlowStore:
     def _why_cancelled(
         self, exc: ClientError, code_hash: str, cookie: str
     ) -> errors.MiroOAuthError:
-        reasons: list[dict[str, Any]] = list(
-            exc.response.get("CancellationReasons", [])  # type: ignore[call-overload]
-        )
+        reasons: list[Any] = list(exc.response.get("CancellationReasons", []))
         state_reason = reasons[0] if reasons else {}
         claim_reason = reasons[1] if len(reasons) > 1 else {}
         codes = {state_reason.get("Code"), claim_reason.get("Code")}

@@ -39,7 +39,9 @@ class InstallFlow:
         settings = self.runtime.settings
         team_id = query.get("team_id") or None
         if team_id is not None and not TEAM_ID_PATTERN.fullmatch(team_id):
-            raise errors.InvalidCallback("team_id is not a Miro team id", name="team_id")
+            raise errors.InvalidCallback(
+                "team_id is not a Miro team id", parameter="team_id"
+            )
 
         flow = FlowSecrets.new(pkce=settings.pkce_enabled)
         redirect_uri = settings.redirect_uri_for(domain_name)

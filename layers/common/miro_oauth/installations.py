@@ -66,7 +66,10 @@ class InstallationStore:
         not, and clears any failure state: the user has just proved consent.
         """
         sealed = self.sealer.seal(
-            {"access_token": tokens.access_token, "refresh_token": tokens.refresh_token},
+            {
+                "access_token": tokens.access_token,
+                "refresh_token": tokens.refresh_token,
+            },
             tokens.team_id,
             tokens.user_id,
         )
@@ -92,7 +95,10 @@ class InstallationStore:
         try:
             answer = self.dynamodb.update_item(
                 TableName=self.table,
-                Key={"team_id": {"S": tokens.team_id}, "user_id": {"S": tokens.user_id}},
+                Key={
+                    "team_id": {"S": tokens.team_id},
+                    "user_id": {"S": tokens.user_id},
+                },
                 UpdateExpression=f"{set_clause} ADD token_version :one "
                 f"REMOVE {', '.join(remove)}",
                 ExpressionAttributeNames={"#scope": "scope", "#status": "status"},

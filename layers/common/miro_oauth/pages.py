@@ -32,6 +32,7 @@ margin-bottom:1rem}
 .bad .badge{background:#fde8e7;color:var(--bad)}
 h1{font-size:1.5rem;line-height:1.25;margin:0 0 .75rem}
 p{margin:0 0 1rem;color:var(--muted)}
+main>:last-child{margin-bottom:0}
 .ref{font-size:.875rem;border-top:1px solid var(--line);padding-top:1rem;
 margin-top:1.5rem}
 code{font:600 .875rem ui-monospace,SFMono-Regular,Menlo,monospace;color:var(--ink);

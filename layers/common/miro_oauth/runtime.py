@@ -77,9 +77,9 @@ def runtime() -> Runtime:
         dynamodb=dynamodb,
         kms=kms,
         flows=FlowStore(dynamodb, settings.flows_table),
-        installations=InstallationStore(
-            dynamodb, settings.installations_table, sealer
+        installations=InstallationStore(dynamodb, settings.installations_table, sealer),
+        miro=MiroTokenClient(
+            token_url=settings.token_url, client_id=settings.client_id
         ),
-        miro=MiroTokenClient(token_url=settings.token_url, client_id=settings.client_id),
         secrets=SecretsProvider(boto_config=AWS_CONFIG),
     )

@@ -31,7 +31,7 @@ class TokenSet:
     scope: str
     team_id: str
     user_id: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
 
     @classmethod
     def from_response(cls, payload: object) -> TokenSet:
@@ -61,5 +61,4 @@ class TokenSet:
             scope=scope if isinstance(scope, str) else " ".join(map(str, scope)),
             team_id=_identifier(payload, "team_id"),
             user_id=_identifier(payload, "user_id"),
-            token_type="bearer",
         )

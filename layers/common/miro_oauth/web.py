@@ -9,6 +9,7 @@ value can leak through a message.
 
 from __future__ import annotations
 
+import logging
 import traceback
 from typing import Any
 
@@ -22,6 +23,12 @@ from miro_oauth.config import ConfigurationError
 from miro_oauth.pages import SECURITY_HEADERS, Page, error_page
 
 RESTART_URL = "install"
+# Attributes of logging.LogRecord: an extra key with one of these names would
+# make the logging call itself fail.
+_RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+}
 
 
 def reference(logger: Logger) -> str:
@@ -73,13 +80,21 @@ def record_outcome(
     failure: errors.MiroOAuthError | None = None,
     **fields: Any,
 ) -> None:
+    extra: dict[str, Any] = {"event": event}
     if failure is None:
-        logger.info(event, extra={"event": event, "outcome": "success", **fields})
+        extra["outcome"] = "success"
     else:
-        extra = {"event": event, "outcome": "failure", **failure.log_fields()}
-        extra.update(fields)
+        extra.update(outcome="failure", **failure.log_fields())
+    extra.update(fields)
+    safe = {
+        (f"field_{key}" if key in _RECORD_ATTRIBUTES else key): value
+        for key, value in extra.items()
+    }
+    if failure is None:
+        logger.info(event, extra=safe)
+    else:
         level = logger.error if failure.status >= 500 else logger.warning
-        level(f"{event}: {failure.reason}", extra=extra)
+        level(f"{event}: {failure.reason}", extra=safe)
         metrics.add_dimension(name="reason", value=failure.reason)
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
 
@@ -94,14 +109,14 @@ def guard(
 ) -> None:
     """Register the handlers that turn every exception into a page and an event."""
 
-    @app.exception_handler(errors.MiroOAuthError)
+    @app.exception_handler(errors.MiroOAuthError)  # type: ignore[untyped-decorator]
     def known_failure(failure: errors.MiroOAuthError) -> Response[str]:
         record_outcome(
             logger, metrics, event=event, metric=failure_metric, failure=failure
         )
         return failure_page(failure, logger)
 
-    @app.exception_handler(Exception)
+    @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def unexpected(exc: Exception) -> Response[str]:
         failure: errors.MiroOAuthError = errors.MiroOAuthError(
             "unhandled exception", error_type=type(exc).__name__, where=_where(exc)
