@@ -12,7 +12,8 @@ SAM := $(SAM_VENV)/bin/sam
 SAM_VERSION := 1.170.0
 export PATH := $(abspath $(VENV))/bin:$(abspath $(SAM_VENV))/bin:$(PATH)
 
-.PHONY: help venv test lint unit integration e2e build dev demo doctor bench clean
+.PHONY: help venv test lint unit integration e2e build dev demo doctor bench \
+	screenshots clean
 
 help:
 	@echo "make dev      run the whole product locally (moto + local Miro + HTTP front)"
@@ -65,6 +66,10 @@ demo: venv
 doctor: venv
 	@test -n "$(STACK)" || { echo "usage: make doctor STACK=stack-name"; exit 2; }
 	$(PY) -m tools.doctor --stack "$(STACK)"
+
+screenshots: venv
+	tools/ensure-browser
+	$(PY) -m tools.local.screenshots
 
 bench: venv
 	$(PY) -m bench
