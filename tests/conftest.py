@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 from tests.support import log_events
@@ -54,6 +55,9 @@ def logs() -> Iterator[CapturedLogs]:
     records reach the root logger and are formatted the same way.
     """
     captured = CapturedLogs()
+    # The functions' Logger shares this handler; create it if no handler module
+    # has been imported yet.
+    Logger(service="miro-oauth")
     service = logging.getLogger("miro-oauth")
     swapped = [
         (handler, handler.setStream(captured.stream))

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.compat import HTTPHeaders
 
 from tools.local.invoke import http_event
 from tools.local.stack import API_DOMAIN, LocalStack
@@ -97,3 +100,49 @@ def log_events(text: str) -> list[dict[str, Any]]:
 
 def outcome_events(text: str) -> list[dict[str, Any]]:
     return [e for e in log_events(text) if "event" in e and "outcome" in e]
+
+
+class _Body:
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.payload
+
+
+@dataclass
+class AwsFault:
+    """Answer an AWS operation with an error, at botocore's HTTP boundary.
+
+    Registered on ``before-send``, so botocore parses the answer, applies its
+    retry mode and raises exactly as it would for the real service.
+    """
+
+    code: str
+    status: int = 400
+    times: int | None = None  # None: every call
+    match: str | None = None  # only requests whose body names this (a table)
+    calls: int = 0
+
+    def __call__(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
+        if self.times is not None and self.calls >= self.times:
+            return None
+        body = request.body if isinstance(request.body, bytes) else b""
+        if self.match is not None and self.match.encode() not in body:
+            return None
+        self.calls += 1
+        payload = json.dumps({"__type": self.code, "message": "injected"}).encode()
+        headers = HTTPHeaders()
+        headers["x-amzn-ErrorType"] = self.code
+        headers["Content-Type"] = "application/x-amz-json-1.0"
+        return AWSResponse(request.url, self.status, headers, _Body(payload))
+
+
+def inject_aws_fault(
+    client: Any, operation: str, fault: AwsFault
+) -> Callable[[], None]:
+    """Make ``client``'s ``operation`` fail; returns the function that undoes it."""
+    service = client.meta.service_model.service_id.hyphenize()
+    event = f"before-send.{service}.{operation}"
+    client.meta.events.register(event, fault)
+    return lambda: client.meta.events.unregister(event, fault)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
 
 AWS_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 4},
+    retries={"mode": "standard", "total_max_attempts": 4},
     connect_timeout=2,
     read_timeout=4,
     tcp_keepalive=True,
