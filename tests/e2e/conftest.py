@@ -16,19 +16,12 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
 
+from tools.local.chromium import CHROMIUM as CHROMIUM_BINARY
+from tools.local.chromium import CHROMIUM_ARGS
 from tools.local.front import Front
 from tools.local.stack import LocalStack, running
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
+CHROMIUM = Path(CHROMIUM_BINARY)
 
 
 @dataclass(frozen=True)

@@ -16,21 +16,12 @@ from pathlib import Path
 
 from playwright.sync_api import ViewportSize, sync_playwright
 
+from tools.local.chromium import CHROMIUM, CHROMIUM_ARGS
 from tools.local.front import Front
 from tools.local.stack import running
 from tools.local.template import ROOT
 
 OUTPUT = ROOT / "docs" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 VIEWPORT: ViewportSize = {"width": 960, "height": 640}
 
 
