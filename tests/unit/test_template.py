@@ -368,7 +368,8 @@ def test_http_api_routes_are_get_install_and_get_callback_with_payload_2(
     routes = set()
     for function in resources_of_type(template, "AWS::Serverless::Function").values():
         for event in function["Properties"].get("Events", {}).values():
-            assert event["Type"] == "HttpApi"
+            if event["Type"] != "HttpApi":
+                continue
             properties = event["Properties"]
             assert properties["ApiId"] == {"Ref": "HttpApi"}
             routes.add(
@@ -380,6 +381,128 @@ def test_http_api_routes_are_get_install_and_get_callback_with_payload_2(
             )
 
     assert routes == {("GET", "/install", "2.0"), ("GET", "/callback", "2.0")}
+
+
+def event_types(template: Template, function: str) -> list[str]:
+    events = template["Resources"][function]["Properties"].get("Events", {})
+    return [event["Type"] for event in events.values()]
+
+
+def test_only_the_app_invokes_the_tokens_function_and_a_schedule_the_keep_alive(
+    template: Template,
+) -> None:
+    assert event_types(template, "TokensFunction") == []
+    assert event_types(template, "KeepAliveFunction") == ["Schedule"]
+    (schedule,) = template["Resources"]["KeepAliveFunction"]["Properties"][
+        "Events"
+    ].values()
+    assert schedule["Properties"]["Schedule"] == {"Ref": "KeepAliveSchedule"}
+    assert template["Parameters"]["KeepAliveSchedule"]["Default"] == "rate(1 day)"
+    # Each run must fit a refresh inside its time (see miro_oauth.keepalive).
+    assert template["Resources"]["KeepAliveFunction"]["Properties"]["Timeout"] >= 60
+
+
+def role_actions(template: Template, role: str) -> dict[str, set[str]]:
+    """Each statement's Sid and the actions it grants."""
+    policies = template["Resources"][role]["Properties"]["Policies"]
+    return {
+        statement["Sid"]: set(as_list(statement["Action"]))
+        for policy in policies
+        for statement in as_list(policy["PolicyDocument"]["Statement"])
+    }
+
+
+def test_tokens_and_keep_alive_roles_grant_only_the_table_actions_they_use(
+    template: Template,
+) -> None:
+    tokens = role_actions(template, "TokensFunctionRole")
+    keepalive = role_actions(template, "KeepAliveFunctionRole")
+
+    assert tokens["ReadRefreshAndDeleteInstallations"] == {
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    }
+    assert keepalive["SweepAndRefreshInstallations"] == {
+        "dynamodb:Scan",
+        "dynamodb:UpdateItem",
+    }
+    for actions in (tokens, keepalive):
+        everything = set().union(*actions.values())
+        assert not [a for a in everything if a.startswith("dynamodb:Put")]
+        assert "secretsmanager:GetSecretValue" in everything
+        assert actions["SealAndOpenTokens"] == {"kms:Encrypt", "kms:Decrypt"}
+
+
+def test_direct_token_sealing_is_bound_to_the_sealing_purpose(
+    template: Template,
+) -> None:
+    for role in ("TokensFunctionRole", "KeepAliveFunctionRole"):
+        (statement,) = [
+            s
+            for s in iam_statements(template)
+            if s[0] == role and s[1]["Sid"] == "SealAndOpenTokens"
+        ]
+        condition = statement[1]["Condition"]["StringEquals"]
+        assert condition == {"kms:EncryptionContext:purpose": "miro-oauth-tokens"}
+
+
+def test_lifecycle_events_may_go_only_to_the_configured_bus(
+    template: Template,
+) -> None:
+    grants = [
+        (owner, statement)
+        for owner, statement in iam_statements(template)
+        if "events:PutEvents" in as_list(statement["Action"])
+    ]
+    bus = (
+        "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:"
+        "event-bus/${EventBusName}"
+    )
+
+    assert {owner for owner, _ in grants} == {
+        "CallbackFunctionRole",
+        "TokensFunctionRole",
+        "KeepAliveFunctionRole",
+    }
+    for _, statement in grants:
+        assert statement["Action"] == ["events:PutEvents"]
+        assert statement["Resource"] == {"Fn::Sub": bus}
+    assert template["Parameters"]["EventBusName"]["Default"] == "default"
+    shared = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert shared["EVENT_BUS_NAME"] == {"Ref": "EventBusName"}
+
+
+def test_lifecycle_settings_come_from_parameters(template: Template) -> None:
+    shared = template["Globals"]["Function"]["Environment"]["Variables"]
+    tokens = template["Resources"]["TokensFunction"]["Properties"]["Environment"][
+        "Variables"
+    ]
+    keepalive = template["Resources"]["KeepAliveFunction"]["Properties"]["Environment"][
+        "Variables"
+    ]
+    lifecycle = {
+        "REFRESH_MARGIN_SECONDS": "RefreshMarginSeconds",
+        "KEEPALIVE_AGE_DAYS": "KeepAliveAgeDays",
+        "MAX_REFRESH_FAILURES": "MaxRefreshFailures",
+    }
+
+    assert shared["MIRO_REVOKE_URL"] == {"Ref": "MiroRevokeUrl"}
+    for variable, parameter in lifecycle.items():
+        assert tokens[variable] == {"Ref": parameter}
+        assert keepalive[variable] == {"Ref": parameter}
+    assert tokens["INSTALL_URL"] == {
+        "Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
+        "/install"
+    }
+    defaults = {
+        name: template["Parameters"][name]["Default"] for name in lifecycle.values()
+    }
+    assert defaults == {
+        "RefreshMarginSeconds": 300,
+        "KeepAliveAgeDays": 30,
+        "MaxRefreshFailures": 5,
+    }
 
 
 def test_http_api_is_throttled_and_access_logged_without_the_query(
@@ -435,3 +558,7 @@ def test_outputs_give_the_operator_the_urls_and_names_to_configure(
     assert outputs["FlowsTableName"]["Value"] == {"Ref": "FlowsTable"}
     assert outputs["InstallationsTableName"]["Value"] == {"Ref": "InstallationsTable"}
     assert outputs["TokenKeyArn"]["Value"] == {"Fn::GetAtt": [TOKEN_KEY, "Arn"]}
+    assert outputs["TokensFunctionArn"]["Value"] == {
+        "Fn::GetAtt": ["TokensFunction", "Arn"]
+    }
+    assert outputs["TokensFunctionName"]["Value"] == {"Ref": "TokensFunction"}

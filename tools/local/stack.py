@@ -83,6 +83,9 @@ class LocalStack:
     redirect_uri: str = ""
     success_url: str = ""
     pkce: bool = True
+    # Where the tokens function sends users to install again; by default the
+    # API domain the integration tests use.
+    install_url: str = ""
     environment: dict[str, str] = field(default_factory=dict)
     provisioned: aws.Provisioned | None = None
     _idle: dict[str, list[Handler]] = field(default_factory=dict)
@@ -97,6 +100,7 @@ class LocalStack:
             "MiroRedirectUri": self.redirect_uri,
             "MiroAuthorizeUrl": self.miro.authorize_url,
             "MiroTokenUrl": self.miro.token_url,
+            "MiroRevokeUrl": self.miro.revoke_url,
             "SuccessUrl": self.success_url,
             "PkceEnabled": "true" if self.pkce else "false",
         }
@@ -116,7 +120,12 @@ class LocalStack:
             )
         env.update(aws.LOCAL_CREDENTIALS)
         env["AWS_ENDPOINT_URL"] = self.moto.endpoint
-        env["MIRO_REVOKE_URL"] = self.miro.revoke_url
+        # The template names the API by its id, which only exists once deployed;
+        # locally /install sits beside the callback.
+        base = self.redirect_uri.rsplit("/", 1)[0] if self.redirect_uri else ""
+        env["INSTALL_URL"] = self.install_url or (
+            f"{base}/install" if base else f"https://{API_DOMAIN}/install"
+        )
         env.setdefault("POWERTOOLS_METRICS_NAMESPACE", "MiroOAuth")
         self.environment = env
         os.environ.update(env)
@@ -173,6 +182,10 @@ class LocalStack:
     def secrets(self) -> Any:
         return aws._client("secretsmanager", self.moto.endpoint)
 
+    def aws(self, service: str) -> Any:
+        """A client of any service the local moto server plays."""
+        return aws._client(service, self.moto.endpoint)
+
     def table(self, logical_name: str) -> str:
         assert self.provisioned is not None
         return self.provisioned.table_names[logical_name]
@@ -191,6 +204,8 @@ def running(
     """Start moto (unless given) and a local Miro, provision, yield the stack."""
     own_moto = moto is None
     server = moto or MotoServer().start()
+    # moto keeps its backends per process, not per server: start empty.
+    server.reset()
     registered = redirect_uri or f"https://{API_DOMAIN}/callback"
     miro = MiroServer(
         client_id=CLIENT_ID,

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
-from miro_oauth import errors
+from miro_oauth import errors, events
 from miro_oauth.config import CODE_LIFETIME_SECONDS
 from miro_oauth.flow import STATE_PATTERN, binding_matches, cookie_name, digest
 from miro_oauth.provider import Timeouts
@@ -186,7 +186,17 @@ class CallbackFlow:
             flow_age=age,
         )
 
-        version = self.runtime.installations.save_install(tokens, self.clock())
+        now = self.clock()
+        version = self.runtime.installations.save_install(tokens, now)
+        # Best effort: the installation is stored whether or not the bus took it.
+        self.runtime.events.publish(
+            events.INSTALLED,
+            team_id=tokens.team_id,
+            user_id=tokens.user_id,
+            reason="installed",
+            token_version=version,
+            at=now,
+        )
         return Installed(
             team_id=tokens.team_id,
             user_id=tokens.user_id,

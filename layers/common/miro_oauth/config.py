@@ -20,6 +20,13 @@ CODE_LIFETIME_SECONDS = 600
 # code lives, so a late callback still finds its state, claims the code (which
 # can then never be sent) and gets the precise "expired, start again" answer.
 STATE_LIFETIME_SECONDS = 900
+# Token lifecycle defaults; each has an environment variable of the same name.
+REFRESH_MARGIN_SECONDS = 300
+# Miro's refresh tokens live 60 days; refreshing at half that leaves a month
+# of failed keep-alive runs before one is lost.
+KEEPALIVE_AGE_DAYS = 30
+MAX_REFRESH_FAILURES = 5
+DEFAULT_EVENT_BUS = "default"
 
 
 class ConfigurationError(RuntimeError):
@@ -40,6 +47,11 @@ class Settings:
     installations_table: str
     token_key_id: str
     state_lifetime: int = STATE_LIFETIME_SECONDS
+    install_url: str = ""
+    event_bus_name: str = DEFAULT_EVENT_BUS
+    refresh_margin_seconds: int = REFRESH_MARGIN_SECONDS
+    keepalive_age_days: int = KEEPALIVE_AGE_DAYS
+    max_refresh_failures: int = MAX_REFRESH_FAILURES
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -50,6 +62,16 @@ class Settings:
             if not value:
                 raise ConfigurationError(f"environment variable {name} is not set")
             return value
+
+        def whole_number(name: str, default: int, low: int, high: int) -> int:
+            text = env.get(name, "").strip()
+            if not text:
+                return default
+            if not text.isdigit() or not low <= int(text) <= high:
+                raise ConfigurationError(
+                    f"{name} must be a whole number from {low} to {high}"
+                )
+            return int(text)
 
         pkce = env.get("PKCE_ENABLED", "true").strip().lower()
         if pkce not in ("true", "false"):
@@ -68,6 +90,19 @@ class Settings:
             flows_table=required("FLOWS_TABLE"),
             installations_table=required("INSTALLATIONS_TABLE"),
             token_key_id=required("TOKEN_KEY_ID"),
+            install_url=env.get("INSTALL_URL", "").strip(),
+            event_bus_name=env.get("EVENT_BUS_NAME", "").strip() or DEFAULT_EVENT_BUS,
+            # Miro's access tokens live an hour.
+            refresh_margin_seconds=whole_number(
+                "REFRESH_MARGIN_SECONDS", REFRESH_MARGIN_SECONDS, 0, 3000
+            ),
+            # Past 59 days a refresh token may die before the next daily run.
+            keepalive_age_days=whole_number(
+                "KEEPALIVE_AGE_DAYS", KEEPALIVE_AGE_DAYS, 1, 59
+            ),
+            max_refresh_failures=whole_number(
+                "MAX_REFRESH_FAILURES", MAX_REFRESH_FAILURES, 1, 100
+            ),
         )
 
     def redirect_uri_for(self, domain_name: str) -> str:

@@ -20,11 +20,25 @@ The tree::
     │   ├── ExchangeRejected, ProviderRateLimited, ProviderUnavailable,
     │   └── ProviderTimeout, UnexpectedResponse
     ├── ClientSecretUnavailable         client_secret_unavailable 500
-    └── StorageUnavailable              storage_unavailable 503
+    ├── StorageUnavailable              storage_unavailable 503
+    │
+    │   token lifecycle (the tokens function's answers)
+    ├── InvalidRequest                  invalid_request     400
+    ├── NotInstalled                    not_installed       404
+    ├── ReauthorizationRequired         reauthorization_required 401
+    │   ├── RefreshTokenRejected        refresh_token_rejected
+    │   └── RefreshFailuresExhausted    refresh_failures_exhausted
+    └── RefreshDeferred                 (no refresh now, retry later) 503
+        ├── RefreshCoolingDown          refresh_cooling_down
+        ├── RefreshInProgress           refresh_in_progress
+        └── RefreshOutcomeUnknown       refresh_outcome_unknown
 
 ``reason`` is the stable wire name that appears in logs, metrics and pages;
 ``hint`` tells a developer what to do; ``advice`` tells the person in the
-browser. Nothing here ever holds a code, token or secret.
+browser. ``error`` is the coarser code the tokens function answers the app
+with (``not_installed``, ``reauthorization_required``, ``provider_unavailable``,
+``invalid_request``, ``storage_unavailable``, ``internal_error``). Nothing here
+ever holds a code, token or secret.
 """
 
 from __future__ import annotations
@@ -36,6 +50,7 @@ class MiroOAuthError(Exception):
     """Base of every failure this package reports on purpose."""
 
     reason: ClassVar[str] = "internal_error"
+    error: ClassVar[str] = "internal_error"
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Something went wrong"
     advice: ClassVar[str] = "Please start the connection again."
@@ -254,6 +269,7 @@ class ExchangeRejected(ExchangeFailed):
 
 class ProviderRateLimited(ExchangeFailed):
     reason = "provider_rate_limited"
+    error = "provider_unavailable"
     status = 503
     title = "Miro is busy"
     advice = (
@@ -265,6 +281,7 @@ class ProviderRateLimited(ExchangeFailed):
 
 class ProviderUnavailable(ExchangeFailed):
     reason = "provider_unavailable"
+    error = "provider_unavailable"
     status = 503
     title = "Miro is not reachable"
     advice = "We could not reach Miro. Wait a moment, then start again."
@@ -273,6 +290,7 @@ class ProviderUnavailable(ExchangeFailed):
 
 class ProviderTimeout(ExchangeFailed):
     reason = "provider_timeout"
+    error = "provider_unavailable"
     status = 504
     title = "Miro did not answer in time"
     advice = "Miro took too long to answer. Start the connection again."
@@ -302,10 +320,100 @@ class ClientSecretUnavailable(MiroOAuthError):
 
 class StorageUnavailable(MiroOAuthError):
     reason = "storage_unavailable"
+    error = "storage_unavailable"
     status = 503
     title = "Please try again"
     advice = "We could not save your sign-in just now. Wait a moment, then start again."
     hint = (
         "DynamoDB or KMS failed after botocore's retries (throttling or an "
         "outage); see aws_error_code."
+    )
+
+
+# Token lifecycle ---------------------------------------------------------------
+
+
+class InvalidRequest(MiroOAuthError):
+    reason = "invalid_request"
+    error = "invalid_request"
+    status = 400
+    hint = (
+        'Invoke with {"operation": "get_token" | "status" | "disconnect", '
+        '"team_id": "<digits>", "user_id": "<digits>"}; see detail.'
+    )
+
+
+class NotInstalled(MiroOAuthError):
+    reason = "not_installed"
+    error = "not_installed"
+    status = 404
+    hint = (
+        "No installation is stored for this team and user: send the user to "
+        "install_url."
+    )
+
+
+class ReauthorizationRequired(MiroOAuthError):
+    """The stored pair can never be refreshed again; only a new consent helps."""
+
+    reason = "reauthorization_required"
+    error = "reauthorization_required"
+    status = 401
+    hint = (
+        "The installation can no longer be refreshed; the user must install "
+        "again from install_url."
+    )
+
+
+class RefreshTokenRejected(ReauthorizationRequired):
+    reason = "refresh_token_rejected"
+    hint = (
+        "Miro refused the refresh token: it was revoked (app uninstalled), "
+        "expired after 60 days unused, or spent by a refresh whose answer was "
+        "lost. The user must install again from install_url."
+    )
+
+
+class RefreshFailuresExhausted(ReauthorizationRequired):
+    reason = "refresh_failures_exhausted"
+    hint = (
+        "The access token has expired and MAX_REFRESH_FAILURES refreshes in a "
+        "row failed (see last_failure). The user must install again from "
+        "install_url; check Miro's status if many installations show this."
+    )
+
+
+class RefreshDeferred(MiroOAuthError):
+    """No usable token right now; ``retry_after`` says when to ask again."""
+
+    reason = "refresh_deferred"
+    error = "provider_unavailable"
+    status = 503
+    hint = "Ask again after retry_after seconds."
+
+
+class RefreshCoolingDown(RefreshDeferred):
+    reason = "refresh_cooling_down"
+    hint = (
+        "A recent refresh failed (see last_failure), so refreshes of this "
+        "installation pause until cooldown_until and the access token has "
+        "expired meanwhile. Ask again after retry_after seconds."
+    )
+
+
+class RefreshInProgress(RefreshDeferred):
+    reason = "refresh_in_progress"
+    hint = (
+        "Another invocation holds the refresh lease and did not finish within "
+        "this invocation's time. Ask again after retry_after seconds."
+    )
+
+
+class RefreshOutcomeUnknown(RefreshDeferred):
+    reason = "refresh_outcome_unknown"
+    hint = (
+        "The refresh request reached Miro but no answer came back (time-out or "
+        "connection lost), so Miro may have rotated the pair. The next attempt "
+        "with the stored refresh token either works or ends in "
+        "reauthorization_required."
     )

@@ -1,10 +1,11 @@
-"""Miro's token endpoint, called the one way Miro accepts.
+"""Miro's token and revoke endpoints, called the one way Miro accepts.
 
-Every request is ``POST`` with an ``application/x-www-form-urlencoded`` body
-(never JSON, never the query string), client credentials as ``client_id`` and
-``client_secret`` body parameters (Miro documents no HTTP Basic), TLS
-verified, redirects not followed. ``requests`` encodes the form, so a secret
-with ``+``, ``&`` or ``%`` in it arrives intact.
+Every token request is ``POST`` with an ``application/x-www-form-urlencoded``
+body (never JSON, never the query string), client credentials as
+``client_id`` and ``client_secret`` body parameters (Miro documents no HTTP
+Basic), TLS verified, redirects not followed. ``requests`` encodes the form,
+so a secret with ``+``, ``&`` or ``%`` in it arrives intact. The v2 revoke
+endpoint is the exception: it takes a JSON body and nothing else.
 
 A connection that fails before the request is sent is retried by urllib3;
 once the request may have reached Miro nothing is retried, because a code or
@@ -22,6 +23,7 @@ from urllib3.exceptions import ProtocolError
 from urllib3.util.retry import Retry
 
 from miro_oauth import errors
+from miro_oauth.config import DEFAULT_REVOKE_URL
 from miro_oauth.diagnosis import diagnose
 from miro_oauth.tokens import TokenResponseInvalid, TokenSet
 
@@ -80,9 +82,11 @@ class MiroTokenClient:
         *,
         token_url: str,
         client_id: str,
+        revoke_url: str = DEFAULT_REVOKE_URL,
         session: requests.Session | None = None,
     ) -> None:
         self.token_url = token_url
+        self.revoke_url = revoke_url
         self.client_id = client_id
         self.session = session or new_session()
 
@@ -120,35 +124,34 @@ class MiroTokenClient:
         }
         return self._token_request(form, timeouts, None)
 
+    def revoke(
+        self, *, access_token: str, client_secret: str, timeouts: Timeouts
+    ) -> bool:
+        """Miro v2 revoke: True when revoked now, False when Miro had no such token.
+
+        Revoking the access token revokes its refresh token too. Miro answers
+        204, or 404 for a token it does not know (already revoked, app
+        uninstalled), which for a disconnect is the same result.
+        """
+        body = {
+            "accessToken": access_token,
+            "clientId": self.client_id,
+            "clientSecret": client_secret,
+        }
+        response = self._post(self.revoke_url, "revoke", timeouts, json_body=body)
+        if response.status_code in (200, 204):
+            return True
+        if response.status_code == 404:
+            return False
+        failure = diagnose(response.status_code, response.headers, response.content)
+        failure.fields["grant"] = "revoke"
+        raise failure
+
     def _token_request(
         self, form: dict[str, str], timeouts: Timeouts, flow_age: float | None
     ) -> TokenSet:
         grant = form["grant_type"]
-        try:
-            response = self.session.post(
-                self.token_url,
-                data=form,
-                timeout=(timeouts.connect, timeouts.read),
-                allow_redirects=False,
-            )
-        except requests.ConnectionError as exc:
-            # A refused or unreachable host never saw the request; a connection
-            # dropped mid-answer may have, and either way it is not resent.
-            raise errors.ProviderUnavailable(
-                "connection to the token endpoint failed",
-                grant=grant,
-                connection_error=type(exc).__name__,
-                request_sent=_was_sent(exc),
-            ) from None
-        except requests.Timeout:
-            raise errors.ProviderTimeout(
-                f"no answer within {timeouts.read:.1f}s", grant=grant
-            ) from None
-        except requests.RequestException as exc:
-            raise errors.ProviderUnavailable(
-                "token request failed", grant=grant, request_error=type(exc).__name__
-            ) from None
-
+        response = self._post(self.token_url, grant, timeouts, form=form)
         log.debug("token endpoint answered %s", response.status_code)
         if response.status_code != 200:
             failure = diagnose(
@@ -165,4 +168,39 @@ class MiroTokenClient:
             detail = str(exc) if isinstance(exc, TokenResponseInvalid) else "not JSON"
             raise errors.UnexpectedResponse(
                 f"HTTP 200 but {detail}", provider_status=200, grant=grant
+            ) from None
+
+    def _post(
+        self,
+        url: str,
+        grant: str,
+        timeouts: Timeouts,
+        *,
+        form: dict[str, str] | None = None,
+        json_body: dict[str, str] | None = None,
+    ) -> requests.Response:
+        try:
+            return self.session.post(
+                url,
+                data=form,
+                json=json_body,
+                timeout=(timeouts.connect, timeouts.read),
+                allow_redirects=False,
+            )
+        except requests.ConnectionError as exc:
+            # A refused or unreachable host never saw the request; a connection
+            # dropped mid-answer may have, and either way it is not resent.
+            raise errors.ProviderUnavailable(
+                "connection to Miro failed",
+                grant=grant,
+                connection_error=type(exc).__name__,
+                request_sent=_was_sent(exc),
+            ) from None
+        except requests.Timeout:
+            raise errors.ProviderTimeout(
+                f"no answer within {timeouts.read:.1f}s", grant=grant
+            ) from None
+        except requests.RequestException as exc:
+            raise errors.ProviderUnavailable(
+                "request to Miro failed", grant=grant, request_error=type(exc).__name__
             ) from None

@@ -18,6 +18,7 @@ from botocore.config import Config
 
 from miro_oauth import errors
 from miro_oauth.config import Settings
+from miro_oauth.events import LifecycleEvents
 from miro_oauth.flows import FlowStore
 from miro_oauth.installations import InstallationStore
 from miro_oauth.provider import MiroTokenClient
@@ -46,6 +47,7 @@ class Runtime:
     installations: InstallationStore
     miro: MiroTokenClient
     secrets: SecretsProvider
+    events: LifecycleEvents
 
     def client_secret(self) -> str:
         """The Miro client secret from Secrets Manager, cached by Powertools.
@@ -71,6 +73,7 @@ def runtime() -> Runtime:
     session = boto3.session.Session()
     dynamodb = session.client("dynamodb", config=AWS_CONFIG)
     kms = session.client("kms", config=AWS_CONFIG)
+    events = session.client("events", config=AWS_CONFIG)
     sealer = TokenSealer(kms, settings.token_key_id)
     return Runtime(
         settings=settings,
@@ -79,7 +82,10 @@ def runtime() -> Runtime:
         flows=FlowStore(dynamodb, settings.flows_table),
         installations=InstallationStore(dynamodb, settings.installations_table, sealer),
         miro=MiroTokenClient(
-            token_url=settings.token_url, client_id=settings.client_id
+            token_url=settings.token_url,
+            client_id=settings.client_id,
+            revoke_url=settings.revoke_url,
         ),
         secrets=SecretsProvider(boto_config=AWS_CONFIG),
+        events=LifecycleEvents(events, settings.event_bus_name),
     )

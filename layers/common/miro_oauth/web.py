@@ -1,34 +1,31 @@
-"""HTTP answers and the one place outcomes are logged and counted.
+"""HTTP answers, and the guard that gives every request one logged outcome.
 
-Each request ends in exactly one structured event (``event``, ``reason``,
-``hint`` and the cause's own fields) and one metric. The top-level guard turns
-anything unexpected into a logged 500 page carrying a reference id; the
-exception's text is not logged, only its type and where it was raised, so no
-value can leak through a message.
+Each request ends in exactly one structured event and one metric (see
+``outcomes``). The top-level guard turns anything unexpected into a logged
+500 page carrying a reference id.
 """
 
 from __future__ import annotations
 
-import logging
-import traceback
-from typing import Any
-
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 
 from miro_oauth import errors
-from miro_oauth.config import ConfigurationError
+from miro_oauth.outcomes import record_outcome, unexpected
 from miro_oauth.pages import SECURITY_HEADERS, Page, error_page
 
+__all__ = [
+    "failure_page",
+    "flow_cookie",
+    "guard",
+    "html_response",
+    "record_outcome",
+    "redirect",
+    "reference",
+]
+
 RESTART_URL = "install"
-# Attributes of logging.LogRecord: an extra key with one of these names would
-# make the logging call itself fail.
-_RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {
-    "message",
-    "asctime",
-}
 
 
 def reference(logger: Logger) -> str:
@@ -71,34 +68,6 @@ def flow_cookie(name: str, value: str, max_age: int) -> Cookie:
     )
 
 
-def record_outcome(
-    logger: Logger,
-    metrics: Metrics,
-    *,
-    event: str,
-    metric: str,
-    failure: errors.MiroOAuthError | None = None,
-    **fields: Any,
-) -> None:
-    extra: dict[str, Any] = {"event": event}
-    if failure is None:
-        extra["outcome"] = "success"
-    else:
-        extra.update(outcome="failure", **failure.log_fields())
-    extra.update(fields)
-    safe = {
-        (f"field_{key}" if key in _RECORD_ATTRIBUTES else key): value
-        for key, value in extra.items()
-    }
-    if failure is None:
-        logger.info(event, extra=safe)
-    else:
-        level = logger.error if failure.status >= 500 else logger.warning
-        level(f"{event}: {failure.reason}", extra=safe)
-        metrics.add_dimension(name="reason", value=failure.reason)
-    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
-
-
 def guard(
     app: APIGatewayHttpResolver,
     logger: Logger,
@@ -117,13 +86,8 @@ def guard(
         return failure_page(failure, logger)
 
     @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
-    def unexpected(exc: Exception) -> Response[str]:
-        failure: errors.MiroOAuthError = errors.MiroOAuthError(
-            "unhandled exception", error_type=type(exc).__name__, where=_where(exc)
-        )
-        if isinstance(exc, ConfigurationError):
-            # The message names the missing setting, never its value.
-            failure = errors.MiroOAuthError(str(exc), error_type="ConfigurationError")
+    def unexpected_failure(exc: Exception) -> Response[str]:
+        failure = unexpected(exc)
         record_outcome(
             logger, metrics, event=event, metric=failure_metric, failure=failure
         )
@@ -139,8 +103,3 @@ def failure_page(failure: errors.MiroOAuthError, logger: Logger) -> Response[str
         restart_url=RESTART_URL,
     )
     return html_response(page)
-
-
-def _where(exc: BaseException) -> list[str]:
-    frames = traceback.extract_tb(exc.__traceback__)[-4:]
-    return [f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}" for frame in frames]
