@@ -10,6 +10,7 @@ PY := $(VENV)/bin/python
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_VERSION := 1.170.0
+BUILD_DIR ?= .aws-sam/build
 export PATH := $(abspath $(VENV))/bin:$(abspath $(SAM_VENV))/bin:$(PATH)
 
 .PHONY: help venv test lint unit integration e2e build dev demo doctor bench \
@@ -38,7 +39,7 @@ $(SAM):
 lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy layers/common functions tools tests
+	$(PY) -m mypy layers/common functions tools tests bench
 
 test: venv lint
 	tools/ensure-browser
@@ -54,8 +55,14 @@ e2e: venv
 	tools/ensure-browser
 	$(PY) -m pytest tests/e2e
 
+# Lambda mounts code and layers read-only, so Python cannot cache bytecode
+# there and would compile every module from source on each cold start;
+# compiling at build time (hash-based, as zip archives keep no exact mtimes)
+# removes that cost.
 build: venv
-	PATH="$(dir $(PYTHON313)):$$PATH" $(SAM) build
+	PATH="$(dir $(PYTHON313)):$$PATH" $(SAM) build --build-dir "$(BUILD_DIR)"
+	$(PYTHON313) -m compileall -q -j 0 --invalidation-mode unchecked-hash \
+		"$(BUILD_DIR)"
 
 dev: venv
 	$(PY) -m tools.local.dev

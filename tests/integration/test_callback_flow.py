@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from miro_oauth.flows import state_key as flow_state_key
 from miro_oauth.runtime import runtime
 from tests.conftest import CapturedLogs
-from tests.support import Answer, Browser, query_of
+from tests.support import Answer, Browser, log_events, query_of
 from tools.local.aws import free_port
 from tools.local.invoke import http_event
 from tools.local.miro_server import Fault
@@ -704,3 +704,27 @@ def test_no_code_token_secret_or_cookie_appears_in_logs_storage_or_pages(
         for secret in secrets:
             assert secret not in text, f"a secret value leaked into {where}"
         assert "Traceback" not in text
+
+
+def test_each_outcome_is_counted_once_and_failures_also_by_reason(
+    stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    browser = Browser(stack)
+    callback_url = browser.consent()
+    browser.callback(callback_url)
+    Browser(stack, dict(browser.jar)).callback(callback_url)
+
+    emitted = [line for line in log_events(capsys.readouterr().out) if "_aws" in line]
+    names = {
+        metric["Name"]: directive["Dimensions"]
+        for line in emitted
+        for directive in line["_aws"]["CloudWatchMetrics"]
+        for metric in directive["Metrics"]
+    }
+    assert names["CallbackSucceeded"] == [["service"]]
+    assert names["CallbackFailed"] == [["service"]]
+    assert names["CallbackFailedByReason"] == [["reason", "service"]]
+    (by_reason,) = [e for e in emitted if "CallbackFailedByReason" in e]
+    assert by_reason["reason"] == "code_already_claimed"
+    namespace = by_reason["_aws"]["CloudWatchMetrics"][0]["Namespace"]
+    assert namespace == "MiroOAuth/miro-oauth-local"

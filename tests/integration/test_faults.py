@@ -160,3 +160,32 @@ def test_install_answers_503_when_the_state_cannot_be_stored(
     event = logs.outcomes("install")[0]
     assert event["reason"] == "storage_unavailable"
     assert json.dumps(event).count("ThrottlingException") == 1
+
+
+def test_a_retried_state_write_whose_first_attempt_landed_still_redirects(
+    warm: LocalStack,
+) -> None:
+    # The first PutItem reaches DynamoDB but its answer is lost; botocore
+    # retries and the create-only condition then finds the item.
+    dynamodb = runtime().dynamodb
+    landed: list[bool] = []
+
+    def lose_first_answer(**kwargs: object) -> None:
+        if not landed:
+            landed.append(True)
+            params = kwargs["params"]
+            assert isinstance(params, dict)
+            warm.dynamodb().put_item(**{k: params[k] for k in ("TableName", "Item")})
+
+    dynamodb.meta.events.register(
+        "before-parameter-build.dynamodb.PutItem", lose_first_answer
+    )
+    try:
+        answer = Browser(warm).install()
+    finally:
+        dynamodb.meta.events.unregister(
+            "before-parameter-build.dynamodb.PutItem", lose_first_answer
+        )
+
+    assert landed == [True]
+    assert answer.status == 302

@@ -562,3 +562,99 @@ def test_outputs_give_the_operator_the_urls_and_names_to_configure(
         "Fn::GetAtt": ["TokensFunction", "Arn"]
     }
     assert outputs["TokensFunctionName"]["Value"] == {"Ref": "TokensFunction"}
+
+
+def test_template_passes_checkov_with_every_skip_justified(template: Template) -> None:
+    checkov = find_executable("checkov")
+    assert checkov, "checkov not found: run `make venv`"
+
+    result = run_tool(
+        [
+            checkov,
+            "-f",
+            str(TEMPLATE_PATH),
+            "--framework",
+            "cloudformation",
+            "--compact",
+            "--quiet",
+            "--skip-download",
+        ]
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name, resource in template["Resources"].items():
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            assert len(skip.get("comment", "")) > 40, (
+                f"{name}: {skip['id']} unjustified"
+            )
+
+
+def test_failure_metrics_raise_alarms_that_notify_the_topic_parameter(
+    template: Template,
+) -> None:
+    alarms = resources_of_type(template, "AWS::CloudWatch::Alarm")
+    watched = json.dumps(alarms)
+
+    for metric in (
+        "CallbackFailed",
+        "CallbackFailedByReason",
+        "TokenFailed",
+        "TokenFailedByReason",
+        "KeepAliveFailed",
+        "Errors",
+        "ApproximateNumberOfMessagesVisible",
+    ):
+        assert f'"{metric}"' in watched, f"no alarm watches {metric}"
+    for reason in (
+        "client_credentials_rejected",
+        "redirect_uri_mismatch",
+        "client_secret_unavailable",
+        "provider_unavailable",
+    ):
+        assert f'"{reason}"' in watched
+    for name, alarm in alarms.items():
+        actions = alarm["Properties"]["AlarmActions"]
+        assert actions["Fn::If"][0] == "HasAlarmTopic", name
+        assert actions["Fn::If"][1] == [{"Ref": "AlarmTopicArn"}], name
+    assert "AlarmTopicArn" in template["Parameters"]
+
+
+def test_the_metrics_namespace_is_the_stacks_own(template: Template) -> None:
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == {
+        "Fn::Sub": "MiroOAuth/${AWS::StackName}"
+    }
+    assert variables["POWERTOOLS_SERVICE_NAME"] == "miro-oauth"
+
+
+def test_the_scheduled_keep_alive_has_a_dead_letter_queue_on_both_paths(
+    template: Template,
+) -> None:
+    function = template["Resources"]["KeepAliveFunction"]["Properties"]
+    schedule = function["Events"]["KeepAlive"]["Properties"]
+
+    assert points_at(
+        function["DeadLetterQueue"]["TargetArn"], "KeepAliveDeadLetterQueue"
+    )
+    assert points_at(schedule["DeadLetterConfig"]["Arn"], "KeepAliveDeadLetterQueue")
+    assert schedule["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+    policy = template["Resources"]["KeepAliveDeadLetterQueuePolicy"]["Properties"]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert "aws:SourceArn" in statement["Condition"]["ArnEquals"]
+
+
+def test_reserved_concurrency_is_opt_in_and_caps_every_function_it_names(
+    template: Template,
+) -> None:
+    reserved = {
+        name: resource["Properties"].get("ReservedConcurrentExecutions")
+        for name, resource in resources_of_type(
+            template, "AWS::Serverless::Function"
+        ).items()
+    }
+
+    for name in ("InstallFunction", "CallbackFunction", "KeepAliveFunction"):
+        assert reserved[name]["Fn::If"][0] == "ReservesConcurrency", name
+    assert template["Parameters"]["ReservedConcurrency"]["Default"] == 0

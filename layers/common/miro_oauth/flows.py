@@ -102,7 +102,13 @@ class FlowStore:
                 Item=item,
                 ConditionExpression="attribute_not_exists(pk)",
             )
-        except (ClientError, BotoCoreError) as exc:
+        except ClientError as exc:
+            # 256 random bits never collide: the item exists because a retry
+            # of this very request found the first attempt already stored.
+            if aws_error_code(exc) == "ConditionalCheckFailedException":
+                return
+            raise _storage_failure("put state", exc) from None
+        except BotoCoreError as exc:
             raise _storage_failure("put state", exc) from None
 
     def get_state(self, state: str) -> StateRecord | None:
@@ -230,7 +236,13 @@ class FlowStore:
                     ":claimed": {"S": "claimed"},
                 },
             )
-        except (ClientError, BotoCoreError) as exc:
+        except ClientError as exc:
+            # The claim is no longer "claimed": a retry of this request found
+            # the first attempt already recorded the outcome.
+            if aws_error_code(exc) == "ConditionalCheckFailedException":
+                return
+            raise _storage_failure("finish claim", exc) from None
+        except BotoCoreError as exc:
             raise _storage_failure("finish claim", exc) from None
 
 

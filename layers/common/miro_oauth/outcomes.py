@@ -14,7 +14,7 @@ import traceback
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from miro_oauth import errors
 from miro_oauth.config import ConfigurationError
@@ -51,8 +51,17 @@ def record_outcome(
     else:
         level = logger.error if failure.status >= 500 else logger.warning
         level(f"{event}: {failure.reason}", extra=safe)
-        metrics.add_dimension(name="reason", value=failure.reason)
+    # The outcome metric keeps only the service dimension, so one alarm covers
+    # every reason; the reason goes on its own metric for per-cause alarms.
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+    if failure is not None:
+        with single_metric(
+            name=f"{metric}ByReason",
+            unit=MetricUnit.Count,
+            value=1,
+            namespace=metrics.namespace,
+        ) as by_reason:
+            by_reason.add_dimension(name="reason", value=failure.reason)
 
 
 def unexpected(exc: Exception) -> errors.MiroOAuthError:
