@@ -12,12 +12,12 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 from tests.support import log_events
-from tools.local.stack import LocalStack, MotoServer, running
+from tools.local.stack import LocalStack, MotoProcess, MotoServer, running
 
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoServer]:
-    server = MotoServer().start()
+    server = MotoProcess().start()
     yield server
     server.stop()
 

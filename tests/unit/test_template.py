@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 from cfnlint.decode.cfn_yaml import load  # type: ignore[import-untyped]
 
+from miro_oauth.sealing import PURPOSE
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 
@@ -658,3 +660,19 @@ def test_reserved_concurrency_is_opt_in_and_caps_every_function_it_names(
     for name in ("InstallFunction", "CallbackFunction", "KeepAliveFunction"):
         assert reserved[name]["Fn::If"][0] == "ReservesConcurrency", name
     assert template["Parameters"]["ReservedConcurrency"]["Default"] == 0
+
+
+def test_direct_token_sealing_grants_require_the_token_encryption_context(
+    template: Template,
+) -> None:
+    sealing = [
+        (name, statement)
+        for name, statement in iam_statements(template)
+        if set(as_list(statement["Action"])) & {"kms:Encrypt"}
+    ]
+
+    assert len(sealing) >= 3
+    for name, statement in sealing:
+        condition = statement.get("Condition", {}).get("StringEquals", {})
+        # The code seals with this purpose: renaming one breaks the other.
+        assert condition.get("kms:EncryptionContext:purpose") == PURPOSE, name

@@ -7,7 +7,10 @@ all of them exercise exactly the same wiring.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -74,6 +77,54 @@ class MotoServer:
 
     def reset(self) -> None:
         requests.post(f"{self.endpoint}/moto-api/reset", timeout=10)
+
+
+class MotoProcess(MotoServer):
+    """The same serial moto server, in a child process of its own.
+
+    Many handler threads in this process would otherwise share one
+    interpreter lock with moto, and moto's answers would slow down with
+    every thread waiting on them; a separate process behaves like a remote
+    service.
+    """
+
+    _SERVE = (
+        "import logging, sys, threading\n"
+        "logging.getLogger('werkzeug').setLevel(logging.WARNING)\n"
+        "from tools.local.stack import MotoServer\n"
+        "MotoServer(int(sys.argv[1])).start()\n"
+        "threading.Event().wait()\n"
+    )
+
+    def __init__(self, port: int | None = None) -> None:
+        super().__init__(port)
+        self._child: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> MotoProcess:
+        root = str(template.ROOT)
+        self._child = subprocess.Popen(
+            [sys.executable, "-c", self._SERVE, str(self.port)],
+            cwd=root,
+            env={**os.environ, "PYTHONPATH": root},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"{self.endpoint}/moto-api/", timeout=2)
+                return self
+            except requests.ConnectionError:
+                if time.monotonic() > deadline or self._child.poll() is not None:
+                    self.stop()
+                    raise RuntimeError("moto's server did not start") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self._child is not None:
+            self._child.terminate()
+            self._child.wait(timeout=10)
+            self._child = None
 
 
 @dataclass
@@ -203,7 +254,7 @@ def running(
 ) -> Iterator[LocalStack]:
     """Start moto (unless given) and a local Miro, provision, yield the stack."""
     own_moto = moto is None
-    server = moto or MotoServer().start()
+    server = moto or MotoProcess().start()
     # moto keeps its backends per process, not per server: start empty.
     server.reset()
     registered = redirect_uri or f"https://{API_DOMAIN}/callback"
