@@ -70,11 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             distinct = load.distinct_flows(stack, distinct_n, threads=32)
             progress("64 threads replaying one code")
             replay = load.replayed_code(stack, threads=64)
-            vending = (
-                "not measured: the token vending function is not part of this build"
-                if load.tokens_function() is None
-                else "not measured: no scripted vending call in this benchmark yet"
-            )
+            progress("64 concurrent vending calls on an expiring token")
+            vending = load.vending_race(stack, threads=64)
 
         results = Results(
             machine=Machine.current(),

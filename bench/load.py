@@ -13,12 +13,10 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 from bench import flows
 from bench.stats import Distribution
 from tools.local.stack import LocalStack
-from tools.local.template import ROOT
 
 
 class CountMismatch(AssertionError):
@@ -117,6 +115,45 @@ def replayed_code(stack: LocalStack, threads: int) -> Replay:
     return Replay(threads, dict(statuses), exchanges, item["token_version"]["N"])
 
 
-def tokens_function() -> Path | None:
-    path = ROOT / "functions" / "tokens" / "app.py"
-    return path if path.exists() else None
+def vending_race(stack: LocalStack, threads: int) -> str:
+    """Many invocations ask for one installation's token as it nears expiry.
+
+    Miro rotates refresh tokens, so exactly one refresh request may reach it;
+    every caller must come back with the same new token.
+    """
+    started = flows.start(stack)
+    status, _ = flows.finish(stack, started)
+    if status != 200:
+        raise CountMismatch(f"the install for the vending race answered {status}")
+    key = {"team_id": {"S": started.team_id}, "user_id": {"S": stack.miro.user_id}}
+    stack.dynamodb().update_item(
+        TableName=stack.table("InstallationsTable"),
+        Key=key,
+        UpdateExpression="SET access_expires_at = :soon",
+        ExpressionAttributeValues={":soon": {"N": str(int(time.time()) + 30)}},
+    )
+    ids = {"team_id": started.team_id, "user_id": stack.miro.user_id}
+    refreshes_before = stack.miro.refresh_requests()
+    gate = threading.Barrier(threads)
+
+    def one(_: int) -> str:
+        gate.wait()
+        answer = stack.invoke("TokensFunction", dict(ids))
+        return str(answer.get("access_token") or answer.get("reason"))
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        answers = Counter(pool.map(one, range(threads)))
+    seconds = time.perf_counter() - began
+    refreshes = stack.miro.refresh_requests() - refreshes_before
+    version = stack.dynamodb().get_item(
+        TableName=stack.table("InstallationsTable"), Key=key, ConsistentRead=True
+    )["Item"]["token_version"]["N"]
+    if refreshes != 1:
+        raise CountMismatch(f"{threads} vending calls made {refreshes} refreshes")
+    if len(answers) != 1 or not stack.miro.is_access_token_valid(next(iter(answers))):
+        raise CountMismatch(f"vending answers differ: {len(answers)} distinct")
+    return (
+        f"{threads} threads: {refreshes} refresh request at Miro, {threads} answers "
+        f"with one valid token, token_version 1 -> {version}, {seconds:.1f} s"
+    )

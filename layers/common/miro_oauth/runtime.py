@@ -8,7 +8,6 @@ jittered back-off; time-outs stay well inside the function's own.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import boto3
@@ -38,16 +37,52 @@ AWS_CONFIG = Config(
 SECRET_MAX_AGE = 300
 
 
-@dataclass(frozen=True)
 class Runtime:
-    settings: Settings
-    dynamodb: DynamoDBClient
-    kms: KMSClient
-    flows: FlowStore
-    installations: InstallationStore
-    miro: MiroTokenClient
-    secrets: SecretsProvider
-    events: LifecycleEvents
+    """Clients and stores, each built on first use and kept for the container.
+
+    /install only writes a state, so it never pays for the KMS, Secrets
+    Manager or EventBridge clients, nor for the HTTP session to Miro.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._session = boto3.session.Session()
+
+    @functools.cached_property
+    def dynamodb(self) -> DynamoDBClient:
+        return self._session.client("dynamodb", config=AWS_CONFIG)
+
+    @functools.cached_property
+    def kms(self) -> KMSClient:
+        return self._session.client("kms", config=AWS_CONFIG)
+
+    @functools.cached_property
+    def flows(self) -> FlowStore:
+        return FlowStore(self.dynamodb, self.settings.flows_table)
+
+    @functools.cached_property
+    def installations(self) -> InstallationStore:
+        sealer = TokenSealer(self.kms, self.settings.token_key_id)
+        return InstallationStore(
+            self.dynamodb, self.settings.installations_table, sealer
+        )
+
+    @functools.cached_property
+    def miro(self) -> MiroTokenClient:
+        return MiroTokenClient(
+            token_url=self.settings.token_url,
+            client_id=self.settings.client_id,
+            revoke_url=self.settings.revoke_url,
+        )
+
+    @functools.cached_property
+    def secrets(self) -> SecretsProvider:
+        return SecretsProvider(boto_config=AWS_CONFIG)
+
+    @functools.cached_property
+    def events(self) -> LifecycleEvents:
+        client = self._session.client("events", config=AWS_CONFIG)
+        return LifecycleEvents(client, self.settings.event_bus_name)
 
     def client_secret(self) -> str:
         """The Miro client secret from Secrets Manager, cached by Powertools.
@@ -69,23 +104,4 @@ class Runtime:
 
 @functools.cache
 def runtime() -> Runtime:
-    settings = Settings.from_environment()
-    session = boto3.session.Session()
-    dynamodb = session.client("dynamodb", config=AWS_CONFIG)
-    kms = session.client("kms", config=AWS_CONFIG)
-    events = session.client("events", config=AWS_CONFIG)
-    sealer = TokenSealer(kms, settings.token_key_id)
-    return Runtime(
-        settings=settings,
-        dynamodb=dynamodb,
-        kms=kms,
-        flows=FlowStore(dynamodb, settings.flows_table),
-        installations=InstallationStore(dynamodb, settings.installations_table, sealer),
-        miro=MiroTokenClient(
-            token_url=settings.token_url,
-            client_id=settings.client_id,
-            revoke_url=settings.revoke_url,
-        ),
-        secrets=SecretsProvider(boto_config=AWS_CONFIG),
-        events=LifecycleEvents(events, settings.event_bus_name),
-    )
+    return Runtime(Settings.from_environment())
