@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import pytest
@@ -18,6 +16,7 @@ from botocore.exceptions import ClientError
 from miro_oauth.flows import state_key as flow_state_key
 from miro_oauth.runtime import runtime
 from tests.conftest import CapturedLogs
+from tests.integration.lifecycle import environment
 from tests.support import Answer, Browser, log_events, query_of
 from tools.local.aws import free_port
 from tools.local.invoke import http_event
@@ -125,23 +124,6 @@ def tamper_state(stack: LocalStack, callback_url: str, name: str, value: str) ->
         ExpressionAttributeNames={"#n": name},
         ExpressionAttributeValues={":v": {"S": value}},
     )
-
-
-@contextmanager
-def environment(**variables: str) -> Iterator[None]:
-    """Redeploy with other settings: the functions read them on a cold start."""
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    runtime.cache_clear()
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        runtime.cache_clear()
 
 
 def put_secret(stack: LocalStack, value: str) -> None:

@@ -139,39 +139,50 @@ class InstallationStore:
         self.table = table
         self.sealer = sealer
 
-    def save_install(self, tokens: TokenSet, now: float) -> int:
-        """Store the pair from a fresh authorization; returns its version.
+    def _new_pair(
+        self, owner: tuple[str, str], tokens: TokenSet, scope: str, now: float
+    ) -> tuple[str, dict[str, Any], list[str]]:
+        """The SET clause, values and removals that store a new pair.
 
-        A new authorization replaces whatever pair the item held, healthy or
-        not, and clears any failure state: the user has just proved consent.
+        Sealed under the installation's own context; a healthy status, and no
+        lease or failure left over from the pair it replaces.
         """
         sealed = self.sealer.seal(
             {
                 "access_token": tokens.access_token,
                 "refresh_token": tokens.refresh_token,
             },
-            tokens.team_id,
-            tokens.user_id,
+            *owner,
         )
         values: dict[str, Any] = {
             ":sealed": {"B": sealed},
-            ":scope": {"S": tokens.scope},
+            ":scope": {"S": scope},
             ":now": {"N": f"{now:.3f}"},
             ":healthy": {"S": HEALTHY},
             ":one": {"N": "1"},
             ":refreshable": {"BOOL": tokens.refresh_token is not None},
         }
-        set_clause = (
+        update = (
             "SET sealed_tokens = :sealed, #scope = :scope, #status = :healthy, "
-            "refreshed_at = :now, updated_at = :now, refreshable = :refreshable, "
-            "installed_at = if_not_exists(installed_at, :now)"
+            "refreshed_at = :now, updated_at = :now, refreshable = :refreshable"
         )
         remove = list(FAILURE_ATTRIBUTES)
         if tokens.expires_in is not None:
             values[":expires"] = {"N": str(int(now) + tokens.expires_in)}
-            set_clause += ", access_expires_at = :expires"
+            update += ", access_expires_at = :expires"
         else:
             remove.append("access_expires_at")
+        return update, values, remove
+
+    def save_install(self, tokens: TokenSet, now: float) -> int:
+        """Store the pair from a fresh authorization; returns its version.
+
+        A new authorization replaces whatever pair the item held, healthy or
+        not, and clears any failure state: the user has just proved consent.
+        """
+        owner = (tokens.team_id, tokens.user_id)
+        update, values, remove = self._new_pair(owner, tokens, tokens.scope, now)
+        update += ", installed_at = if_not_exists(installed_at, :now)"
         try:
             answer = self.dynamodb.update_item(
                 TableName=self.table,
@@ -179,7 +190,7 @@ class InstallationStore:
                     "team_id": {"S": tokens.team_id},
                     "user_id": {"S": tokens.user_id},
                 },
-                UpdateExpression=f"{set_clause} ADD token_version :one "
+                UpdateExpression=f"{update} ADD token_version :one "
                 f"REMOVE {', '.join(remove)}",
                 ExpressionAttributeNames={"#scope": "scope", "#status": "status"},
                 ExpressionAttributeValues=values,
@@ -259,33 +270,11 @@ class InstallationStore:
         reinstall that landed meanwhile is never overwritten. The lease and
         every trace of earlier failures go with the old pair.
         """
-        sealed = self.sealer.seal(
-            {
-                "access_token": tokens.access_token,
-                "refresh_token": tokens.refresh_token,
-            },
-            held.team_id,
-            held.user_id,
+        owner = (held.team_id, held.user_id)
+        update, values, remove = self._new_pair(
+            owner, tokens, tokens.scope or held.scope, now
         )
-        values: dict[str, Any] = {
-            ":version": {"N": str(held.token_version)},
-            ":sealed": {"B": sealed},
-            ":scope": {"S": tokens.scope or held.scope},
-            ":now": {"N": f"{now:.3f}"},
-            ":healthy": {"S": HEALTHY},
-            ":one": {"N": "1"},
-            ":refreshable": {"BOOL": tokens.refresh_token is not None},
-        }
-        update = (
-            "SET sealed_tokens = :sealed, #scope = :scope, #status = :healthy, "
-            "refreshed_at = :now, updated_at = :now, refreshable = :refreshable"
-        )
-        remove = list(FAILURE_ATTRIBUTES)
-        if tokens.expires_in is not None:
-            values[":expires"] = {"N": str(int(now) + tokens.expires_in)}
-            update += ", access_expires_at = :expires"
-        else:
-            remove.append("access_expires_at")
+        values[":version"] = {"N": str(held.token_version)}
         answer = self._update(
             held,
             f"{update} ADD token_version :one REMOVE {', '.join(remove)}",
