@@ -166,12 +166,21 @@ def check_redirect_uri(stack: DeployedStack) -> CheckResult:
         )
     if configured == callback:
         return passed(name, f"MiroRedirectUri equals CallbackUrl {callback}")
+    difference = redirect_difference(configured, callback)
+    hint = (
+        f"set MiroRedirectUri to {callback} (or leave it empty) and register "
+        "the same URL in the Miro app; Miro compares them byte for byte"
+    )
+    if difference == "the host differs":
+        hint += (
+            "; if that host is a custom domain mapped to this API, check the "
+            "mapping sends its /callback here (domain mappings are not checked)"
+        )
     return failed(
         name,
         f"MiroRedirectUri {configured!r} differs from CallbackUrl {callback!r}: "
-        f"{redirect_difference(configured, callback)}",
-        f"set MiroRedirectUri to {callback} (or leave it empty) and register "
-        "the same URL in the Miro app; Miro compares them byte for byte",
+        f"{difference}",
+        hint,
     )
 
 

@@ -218,6 +218,18 @@ def test_redirect_uri_that_differs_otherwise_fails_with_its_cause(
     assert cause in result.detail
 
 
+def test_a_redirect_uri_on_another_host_fails_and_mentions_custom_domains(
+    deploy: Deploy, clients: doctor.Clients
+) -> None:
+    stack = deploy(redirect_uri="https://auth.example.com/callback")
+
+    result = results_by_name(stack, clients)["redirect URI"]
+
+    assert not result.passed
+    assert "host differs" in result.detail
+    assert "custom domain" in result.hint
+
+
 def test_secret_created_without_a_value_fails_with_the_command_to_store_it(
     deploy: Deploy, clients: doctor.Clients
 ) -> None:
