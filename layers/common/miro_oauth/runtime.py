@@ -11,21 +11,25 @@ import functools
 from typing import TYPE_CHECKING
 
 import boto3
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.config import Config
 
 from miro_oauth import errors
 from miro_oauth.config import Settings
-from miro_oauth.events import LifecycleEvents
 from miro_oauth.flows import FlowStore
 from miro_oauth.installations import InstallationStore
-from miro_oauth.provider import MiroTokenClient
 from miro_oauth.sealing import TokenSealer
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_kms import KMSClient
+
+    from miro_oauth.events import LifecycleEvents
+    from miro_oauth.provider import MiroTokenClient
+
+# NOTE: requests, Powertools Parameters and the events module are imported
+# where first used: /install needs none of them, and a cold start pays for
+# every import (docs/PERFORMANCE.md).
 
 AWS_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 4},
@@ -69,6 +73,8 @@ class Runtime:
 
     @functools.cached_property
     def miro(self) -> MiroTokenClient:
+        from miro_oauth.provider import MiroTokenClient
+
         return MiroTokenClient(
             token_url=self.settings.token_url,
             client_id=self.settings.client_id,
@@ -77,10 +83,14 @@ class Runtime:
 
     @functools.cached_property
     def secrets(self) -> SecretsProvider:
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
         return SecretsProvider(boto_config=AWS_CONFIG)
 
     @functools.cached_property
     def events(self) -> LifecycleEvents:
+        from miro_oauth.events import LifecycleEvents
+
         client = self._session.client("events", config=AWS_CONFIG)
         return LifecycleEvents(client, self.settings.event_bus_name)
 
@@ -90,6 +100,10 @@ class Runtime:
         Surrounding white space (the newline ``echo`` adds) is dropped; the
         doctor reports it so the stored value can be fixed too.
         """
+        from aws_lambda_powertools.utilities.parameters.exceptions import (
+            GetParameterError,
+        )
+
         try:
             value = self.secrets.get(
                 self.settings.client_secret_arn, max_age=SECRET_MAX_AGE
