@@ -141,6 +141,7 @@ class LocalStack:
     provisioned: aws.Provisioned | None = None
     _idle: dict[str, list[Handler]] = field(default_factory=dict)
     _containers: dict[str, int] = field(default_factory=dict)
+    _memory: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def provision(self) -> LocalStack:
@@ -213,13 +214,28 @@ class LocalStack:
     def invoke(
         self, function: str, event: dict[str, Any], timeout_s: float = 15.0
     ) -> dict[str, Any]:
-        context = LambdaContext(function_name=function, timeout_s=timeout_s)
+        context = LambdaContext(
+            function_name=function,
+            timeout_s=timeout_s,
+            memory_limit_in_mb=self.memory_size(function),
+        )
         handler = self.handler(function)
         try:
             return handler(event, context)
         finally:
             with self._lock:
                 self._idle[function].append(handler)
+
+    def memory_size(self, function: str) -> int:
+        """The function's MemorySize, as the template sets it."""
+        if function not in self._memory:
+            document = template.load()
+            props = document["Resources"][function]["Properties"]
+            shared = document.get("Globals", {}).get("Function", {})
+            self._memory[function] = int(
+                props.get("MemorySize") or shared.get("MemorySize") or 128
+            )
+        return self._memory[function]
 
     def routes(self) -> list[template.Route]:
         return template.http_routes(template.load())
