@@ -7,7 +7,7 @@ import time
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import BrowserContext, Page, Response
 
 from miro_oauth.config import Settings
 from miro_oauth.flows import state_key
@@ -50,6 +50,19 @@ def choose(page: Page, button: str) -> int:
 
 def flow_cookies(context: BrowserContext) -> list[str]:
     return [c["name"] for c in context.cookies() if "miro-oauth" in c["name"]]
+
+
+def assert_replay_refused(
+    page: Page, response: Response | None, site: Site, code: str
+) -> None:
+    """The replayed callback shows "already used"; Miro saw the code once."""
+    assert response is not None
+    assert response.status == 409
+    assert heading(page) == ALREADY_USED
+    assert REFERENCE.fullmatch(reference(page))
+    assert site.stack.miro.requests_for_code(code) == 1
+    (item,) = site.installations()
+    assert item["token_version"]["N"] == "1"
 
 
 def test_allow_shows_success_stores_one_installation_and_ends_the_flow_cookie(
@@ -101,13 +114,7 @@ def test_reloading_the_callback_page_shows_already_used_and_miro_sees_the_code_o
 
     response = page.reload()
 
-    assert response is not None
-    assert response.status == 409
-    assert heading(page) == ALREADY_USED
-    assert REFERENCE.fullmatch(reference(page))
-    assert site.stack.miro.requests_for_code(code) == 1
-    (item,) = site.installations()
-    assert item["token_version"]["N"] == "1"
+    assert_replay_refused(page, response, site, code)
 
 
 def test_back_then_forward_replays_the_callback_and_shows_already_used(
@@ -122,13 +129,7 @@ def test_back_then_forward_replays_the_callback_and_shows_already_used(
     assert heading(page) == "Authorize app"
     response = page.go_forward()
 
-    assert response is not None
-    assert response.status == 409
-    assert heading(page) == ALREADY_USED
-    assert REFERENCE.fullmatch(reference(page))
-    assert site.stack.miro.requests_for_code(code) == 1
-    (item,) = site.installations()
-    assert item["token_version"]["N"] == "1"
+    assert_replay_refused(page, response, site, code)
 
 
 def test_back_then_allow_again_is_refused_and_the_new_code_never_reaches_miro(
