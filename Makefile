@@ -26,15 +26,21 @@ help:
 
 venv: $(VENV)/.installed $(SAM)
 
+# A dropped connection to the package index should not fail a fresh setup:
+# pip retries each download, and the whole install is tried up to 3 times.
+PIP_FLAGS := --quiet --disable-pip-version-check --retries 10 --timeout 60
+retry = for attempt in 1 2 3; do $(1) && break; \
+	[ $$attempt = 3 ] && exit 1; echo "retrying ($$attempt)"; sleep 5; done
+
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	@test -x $(PY) || $(PYTHON313) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@$(call retry,$(PY) -m pip install $(PIP_FLAGS) -r requirements-dev.txt)
 	@touch $@
 
 $(SAM):
 	@test -x $(SAM_VENV)/bin/python || $(PYTHON313) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check \
-		aws-sam-cli==$(SAM_VERSION)
+	@$(call retry,$(SAM_VENV)/bin/pip install $(PIP_FLAGS) \
+		aws-sam-cli==$(SAM_VERSION))
 
 lint: venv
 	$(PY) -m ruff check .
