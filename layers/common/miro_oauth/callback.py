@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 from miro_oauth import errors, events
 from miro_oauth.config import CODE_LIFETIME_SECONDS
 from miro_oauth.flow import STATE_PATTERN, binding_matches, cookie_name, digest
+from miro_oauth.flows import claim_key
 from miro_oauth.provider import Timeouts
 from miro_oauth.redact import redact
 from miro_oauth.runtime import Runtime
@@ -159,7 +160,7 @@ class CallbackFlow:
         return code, state
 
     def _replay(self, code: str) -> errors.CodeAlreadyClaimed:
-        status = self.runtime.flows.claim_status("code#" + digest(code))
+        status = self.runtime.flows.claim_status(claim_key(code))
         return errors.CodeAlreadyClaimed(
             "the same callback arrived again", first_outcome=status
         )

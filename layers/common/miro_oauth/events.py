@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from miro_oauth.sealing import aws_error_code
+from miro_oauth.aws_failures import aws_error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient

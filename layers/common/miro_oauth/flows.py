@@ -13,11 +13,16 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from miro_oauth import errors
+from miro_oauth.aws_failures import (
+    AWS_FAILURES,
+    aws_error_code,
+    condition_failed,
+    storage_failure,
+)
 from miro_oauth.flow import binding_matches, digest
-from miro_oauth.sealing import aws_error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -102,13 +107,11 @@ class FlowStore:
                 Item=item,
                 ConditionExpression="attribute_not_exists(pk)",
             )
-        except ClientError as exc:
+        except AWS_FAILURES as exc:
             # 256 random bits never collide: the item exists because a retry
             # of this very request found the first attempt already stored.
-            if aws_error_code(exc) == "ConditionalCheckFailedException":
+            if condition_failed(exc):
                 return
-            raise _storage_failure("put state", exc) from None
-        except BotoCoreError as exc:
             raise _storage_failure("put state", exc) from None
 
     def get_state(self, state: str) -> StateRecord | None:
@@ -118,7 +121,7 @@ class FlowStore:
                 Key={"pk": {"S": state_key(state)}},
                 ConsistentRead=True,
             )
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_FAILURES as exc:
             raise _storage_failure("get state", exc) from None
         item = answer.get("Item")
         return StateRecord.from_item(item) if item else None
@@ -133,7 +136,7 @@ class FlowStore:
         mistaken for a rival.
         """
         code_hash = digest(code)
-        claim = "code#" + code_hash
+        claim = claim_key(code)
         try:
             self.dynamodb.transact_write_items(
                 ClientRequestToken=uuid.uuid4().hex,
@@ -178,7 +181,7 @@ class FlowStore:
             if aws_error_code(exc) != "TransactionCanceledException":
                 raise _storage_failure("claim code", exc) from None
             raise self._why_cancelled(exc, code_hash, cookie) from None
-        except BotoCoreError as exc:
+        except AWS_FAILURES as exc:
             raise _storage_failure("claim code", exc) from None
         return claim
 
@@ -214,7 +217,7 @@ class FlowStore:
             answer = self.dynamodb.get_item(
                 TableName=self.table, Key={"pk": {"S": claim}}, ConsistentRead=True
             )
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_FAILURES as exc:
             raise _storage_failure("get claim", exc) from None
         item = answer.get("Item")
         return str(item["status"]["S"]) if item else None
@@ -236,19 +239,13 @@ class FlowStore:
                     ":claimed": {"S": "claimed"},
                 },
             )
-        except ClientError as exc:
+        except AWS_FAILURES as exc:
             # The claim is no longer "claimed": a retry of this request found
             # the first attempt already recorded the outcome.
-            if aws_error_code(exc) == "ConditionalCheckFailedException":
+            if condition_failed(exc):
                 return
             raise _storage_failure("finish claim", exc) from None
-        except BotoCoreError as exc:
-            raise _storage_failure("finish claim", exc) from None
 
 
-def _storage_failure(
-    operation: str, exc: ClientError | BotoCoreError
-) -> errors.StorageUnavailable:
-    return errors.StorageUnavailable(
-        f"DynamoDB {operation} failed", aws_error_code=aws_error_code(exc)
-    )
+def _storage_failure(operation: str, exc: Exception) -> errors.StorageUnavailable:
+    return storage_failure(f"DynamoDB {operation} failed", exc)

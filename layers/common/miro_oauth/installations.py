@@ -25,10 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from miro_oauth import errors
-from miro_oauth.sealing import TokenSealer, aws_error_code
+from miro_oauth.aws_failures import AWS_FAILURES, condition_failed, storage_failure
+from miro_oauth.sealing import TokenSealer
 from miro_oauth.tokens import TokenSet
 
 if TYPE_CHECKING:
@@ -196,10 +194,8 @@ class InstallationStore:
                 ExpressionAttributeValues=values,
                 ReturnValues="UPDATED_NEW",
             )
-        except (ClientError, BotoCoreError) as exc:
-            raise errors.StorageUnavailable(
-                "DynamoDB save installation failed", aws_error_code=aws_error_code(exc)
-            ) from None
+        except AWS_FAILURES as exc:
+            raise storage_failure("DynamoDB save installation failed", exc) from None
         return int(answer["Attributes"]["token_version"]["N"])
 
     def get(self, team_id: str, user_id: str) -> Installation | None:
@@ -210,10 +206,8 @@ class InstallationStore:
                 Key={"team_id": {"S": team_id}, "user_id": {"S": user_id}},
                 ConsistentRead=True,
             )
-        except (ClientError, BotoCoreError) as exc:
-            raise errors.StorageUnavailable(
-                "DynamoDB get installation failed", aws_error_code=aws_error_code(exc)
-            ) from None
+        except AWS_FAILURES as exc:
+            raise storage_failure("DynamoDB get installation failed", exc) from None
         item = answer.get("Item")
         return Installation.from_item(item) if item else None
 
@@ -346,18 +340,10 @@ class InstallationStore:
                 ConditionExpression="token_version = :version",
                 ExpressionAttributeValues={":version": {"N": str(held.token_version)}},
             )
-        except ClientError as exc:
-            if aws_error_code(exc) == "ConditionalCheckFailedException":
+        except AWS_FAILURES as exc:
+            if condition_failed(exc):
                 return False
-            raise errors.StorageUnavailable(
-                "DynamoDB delete installation failed",
-                aws_error_code=aws_error_code(exc),
-            ) from None
-        except BotoCoreError as exc:
-            raise errors.StorageUnavailable(
-                "DynamoDB delete installation failed",
-                aws_error_code=aws_error_code(exc),
-            ) from None
+            raise storage_failure("DynamoDB delete installation failed", exc) from None
         return True
 
     def scan_page(
@@ -374,10 +360,8 @@ class InstallationStore:
             request["ExclusiveStartKey"] = start_key
         try:
             answer = self.dynamodb.scan(**request)
-        except (ClientError, BotoCoreError) as exc:
-            raise errors.StorageUnavailable(
-                "DynamoDB scan installations failed", aws_error_code=aws_error_code(exc)
-            ) from None
+        except AWS_FAILURES as exc:
+            raise storage_failure("DynamoDB scan installations failed", exc) from None
         items = [Installation.from_item(item) for item in answer.get("Items", [])]
         return items, answer.get("LastEvaluatedKey")
 
@@ -404,18 +388,10 @@ class InstallationStore:
             request["ExpressionAttributeNames"] = names
         try:
             answer = self.dynamodb.update_item(**request)
-        except ClientError as exc:
-            if aws_error_code(exc) == "ConditionalCheckFailedException":
+        except AWS_FAILURES as exc:
+            if condition_failed(exc):
                 return None
-            raise errors.StorageUnavailable(
-                "DynamoDB update installation failed",
-                aws_error_code=aws_error_code(exc),
-            ) from None
-        except BotoCoreError as exc:
-            raise errors.StorageUnavailable(
-                "DynamoDB update installation failed",
-                aws_error_code=aws_error_code(exc),
-            ) from None
+            raise storage_failure("DynamoDB update installation failed", exc) from None
         attributes: dict[str, Any] = answer.get("Attributes", {})
         return attributes
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from miro_oauth import errors
+from miro_oauth.aws_failures import AWS_FAILURES, storage_failure
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
@@ -37,10 +35,8 @@ class TokenSealer:
                 Plaintext=plaintext,
                 EncryptionContext=encryption_context(team_id, user_id),
             )
-        except (ClientError, BotoCoreError) as exc:
-            raise errors.StorageUnavailable(
-                "KMS encrypt failed", aws_error_code=aws_error_code(exc)
-            ) from None
+        except AWS_FAILURES as exc:
+            raise storage_failure("KMS encrypt failed", exc) from None
         return answer["CiphertextBlob"]
 
     def unseal(self, blob: bytes, team_id: str, user_id: str) -> dict[str, Any]:
@@ -50,16 +46,7 @@ class TokenSealer:
                 CiphertextBlob=blob,
                 EncryptionContext=encryption_context(team_id, user_id),
             )
-        except (ClientError, BotoCoreError) as exc:
-            raise errors.StorageUnavailable(
-                "KMS decrypt failed", aws_error_code=aws_error_code(exc)
-            ) from None
+        except AWS_FAILURES as exc:
+            raise storage_failure("KMS decrypt failed", exc) from None
         opened: dict[str, Any] = json.loads(answer["Plaintext"])
         return opened
-
-
-def aws_error_code(exc: Exception) -> str:
-    """The AWS error code of a botocore failure, never its message."""
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "Unknown"))
-    return type(exc).__name__
